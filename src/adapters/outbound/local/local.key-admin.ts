@@ -1,0 +1,64 @@
+import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
+import type { Logger } from '../../../ports/outbound/logger.port.js';
+import { throwIfAborted } from '../../../domain/services/abortable.js';
+import { readKeyring, writeKeyring } from './keyring-file.js';
+import { nextEntry, type Keyring } from './keyring-format.js';
+import { withKeyringLock } from './keyring-lock.js';
+import { localKeyVersion } from './local.key-id.js';
+
+/**
+ * `kleidi init | rotate | keys` for the local keyring file. Works on the file
+ * directly, so it needs no running server; a server notices the change on its
+ * next refresh.
+ */
+export class LocalKeyAdmin implements KeyAdmin {
+  readonly backend = 'local';
+
+  constructor(
+    private readonly path: string,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async init(signal: AbortSignal): Promise<{ created: boolean; current: KeyVersion }> {
+    throwIfAborted(signal);
+    return withKeyringLock(this.path, async () => {
+      const existing = await readKeyring(this.path);
+      const last = existing?.keyring.entries.at(-1);
+      if (last) return { created: false, current: localKeyVersion(last) };
+      const entry = nextEntry(undefined, this.now());
+      await writeKeyring(this.path, { entries: [entry] });
+      this.log.info({ keyId: localKeyVersion(entry).keyId, file: this.path }, 'keyring created');
+      return { created: true, current: localKeyVersion(entry) };
+    });
+  }
+
+  async rotate(signal: AbortSignal): Promise<KeyVersion> {
+    throwIfAborted(signal);
+    return withKeyringLock(this.path, async () => {
+      const existing = await readKeyring(this.path);
+      const entry = nextEntry(existing?.keyring, this.now());
+      const keyring: Keyring = { entries: [...(existing?.keyring.entries ?? []), entry] };
+      await writeKeyring(this.path, keyring);
+      const version = localKeyVersion(entry);
+      this.log.info({ keyId: version.keyId, version: version.version, file: this.path }, 'keyring rotated');
+      return version;
+    });
+  }
+
+  async list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]> {
+    throwIfAborted(signal);
+    const existing = await readKeyring(this.path);
+    const entries = existing?.keyring.entries ?? [];
+    return entries.map((e, i) => ({
+      ...localKeyVersion(e),
+      current: i === entries.length - 1,
+      ...(i === entries.length - 1 ? {} : { note: 'decrypt-only' }),
+    }));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

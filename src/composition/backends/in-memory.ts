@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { InMemoryKeyWrapper } from '../../adapters/outbound/in-memory/in-memory.key-wrapper.js';
+import { flag } from '../config/duration.js';
+import { defineBackend } from './backend.js';
+
+/**
+ * The in-memory fake loses every key when the process exits, and with it
+ * every object it encrypted. It only runs when explicitly acknowledged.
+ */
+const InMemorySchema = z.strictObject({
+  acknowledgeDataLoss: flag
+    .default(false)
+    .refine(
+      (ack) => ack,
+      'the in-memory backend loses every key when kleidi exits; set inMemory.acknowledgeDataLoss: true ' +
+        '(KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS=true) only for tests and demos',
+    ),
+});
+
+export const inMemoryBackend = defineBackend({
+  name: 'in-memory',
+  section: 'inMemory',
+  schema: InMemorySchema,
+  openWrapper(_cfg, ctx) {
+    ctx.logger.warn({}, 'in-memory backend: keys are lost when this process exits');
+    return Promise.resolve(new InMemoryKeyWrapper());
+  },
+  openAdmin() {
+    return Promise.resolve(new InMemoryKeyWrapper());
+  },
+});

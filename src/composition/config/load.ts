@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { backendByName, backendNames, backends } from '../backends/index.js';
+import { BaseConfigSchema, type Config } from './schema.js';
+
+export type Raw = Record<string, unknown>;
+
+/** Every problem found, so an operator fixes them in one go. Exit code 2. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const ENV_PREFIX = 'KLEIDI_';
+const camel = (snake: string) => snake.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const upperSnake = (name: string) => name.replace(/([A-Z])/g, '_$1').toUpperCase();
+
+/**
+ * Maps `KLEIDI_<SECTION>_<FIELD>` to `{ section: { field } }` and
+ * `KLEIDI_<FIELD>` to a top-level field. `KLEIDI_CONFIG` and secrets a
+ * backend reads from env itself are not settings.
+ */
+export function envToRaw(env: Readonly<Record<string, string | undefined>>): Raw {
+  const out: Raw = {};
+  const secrets = new Set(backends.flatMap((b) => b.secretEnv ?? []));
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined || name === 'KLEIDI_CONFIG' || secrets.has(name)) continue;
+    const rest = name.slice(ENV_PREFIX.length);
+    const section = backends.find((b) => rest.startsWith(`${upperSnake(b.section)}_`));
+    if (section) {
+      const field = camel(rest.slice(upperSnake(section.section).length + 1));
+      const obj = (out[section.section] ??= {}) as Raw;
+      obj[field] = value;
+    } else {
+      out[camel(rest)] = value;
+    }
+  }
+  return out;
+}
+
+export function readConfigFile(path: string): Raw {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`config file ${path}: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError([`config file ${path}: not a mapping`]);
+  return doc as Raw;
+}
+
+/** Later sources win; sections merge field by field. */
+export function mergeRaw(...layers: Raw[]): Raw {
+  const out: Raw = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      const prev = out[k];
+      const both = isObj(prev) && isObj(v);
+      out[k] = both ? { ...prev, ...v } : v;
+    }
+  }
+  return out;
+}
+
+/** defaults < file < env < flags, validated once; throws ConfigError listing every issue. */
+export function loadConfig(flags: Raw, env: Readonly<Record<string, string | undefined>>): Config {
+  const file = typeof flags.config === 'string' ? flags.config : env.KLEIDI_CONFIG;
+  const { config: _ignored, ...settings } = flags;
+  const raw = mergeRaw(file ? readConfigFile(file) : {}, envToRaw(env), settings);
+  const sectionNames = new Set(backends.map((b) => b.section));
+  const base = Object.fromEntries(Object.entries(raw).filter(([k]) => !sectionNames.has(k)));
+  const problems: string[] = [];
+  const parsed = BaseConfigSchema.safeParse(base);
+  if (!parsed.success) problems.push(...issues(parsed.error));
+  const name = parsed.success ? parsed.data.backend : String(base.backend ?? 'local');
+  const def = backendByName(name);
+  let backendConfig: unknown;
+  if (!def) {
+    problems.push(`backend: "${name}" is not one of ${backendNames().join(', ')}`);
+  } else {
+    const section = def.schema.safeParse(raw[def.section] ?? {});
+    if (section.success) backendConfig = section.data;
+    else problems.push(...issues(section.error, def.section));
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  return { ...parsed.data, backendConfig };
+}
+
+function issues(err: z.ZodError, prefix?: string): string[] {
+  return err.issues.map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    const keys = 'keys' in i && Array.isArray(i.keys) ? ` (${i.keys.join(', ')})` : '';
+    return `${path || '(root)'}: ${i.message}${keys}`;
+  });
+}
+
+function isObj(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
