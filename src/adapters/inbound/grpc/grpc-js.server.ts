@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { KeyManagementService } from './gen/kms/v2/api_pb.js';
@@ -29,6 +29,9 @@ export interface ExtraService {
 export class GrpcJsKmsServer {
   private readonly grpcServer: grpc.Server;
   private net: NetServer | undefined;
+  private readonly sockets = new Set<Socket>();
+  private injector: grpc.ConnectionInjector | undefined;
+  private onIdle: (() => void) | undefined;
   private inode: number | undefined;
 
   constructor(
@@ -53,25 +56,39 @@ export class GrpcJsKmsServer {
 
   async start(): Promise<void> {
     const injector = this.grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.net = await listenOnSocket(this.opts.endpoint, this.opts.socket, (s) => injector.injectConnection(s));
+    this.injector = injector;
+    this.net = await listenOnSocket(this.opts.endpoint, this.opts.socket, (s) => {
+      this.sockets.add(s);
+      s.once('close', () => {
+        this.sockets.delete(s);
+        if (this.sockets.size === 0) this.onIdle?.();
+      });
+      injector.injectConnection(s);
+    });
     this.inode = socketInode(this.opts.endpoint);
     this.log.info({ endpoint: endpointUrl(this.opts.endpoint), mode: this.opts.socket.mode.toString(8) }, 'serving KMSv2');
   }
 
   /**
-   * Stops accepting, lets in-flight calls finish within `graceMs`, sends
-   * GOAWAY on the long-lived HTTP/2 sessions, then removes the socket.
+   * Stops accepting, sends GOAWAY on the long-lived HTTP/2 sessions the
+   * apiserver keeps open, lets in-flight calls finish within `graceMs`,
+   * cancels what is left, then removes the socket.
    */
   async shutdown(graceMs: number): Promise<void> {
-    const net = this.net;
+    this.net?.close();
     this.net = undefined;
-    net?.close();
-    const graceful = new Promise<boolean>((resolve) => this.grpcServer.tryShutdown(() => resolve(true)));
-    const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
-    if (!(await Promise.race([graceful, timeout]))) {
-      this.log.warn({ graceMs }, 'grace period over; cancelling the calls still in flight');
-      this.grpcServer.forceShutdown();
+    const drained = new Promise<boolean>((resolve) => {
+      if (this.sockets.size === 0) resolve(true);
+      this.onIdle = () => resolve(true);
+      setTimeout(() => resolve(false), graceMs).unref();
+    });
+    this.injector?.drain(graceMs); // graceful close of each session; grpc-js cancels leftovers at graceMs
+    if (!(await drained)) {
+      this.log.warn({ graceMs, connections: this.sockets.size }, 'grace period over; cancelling the calls still in flight');
+      this.injector?.destroy();
+      for (const s of this.sockets) s.destroy();
     }
+    this.grpcServer.forceShutdown();
     removeSocketFile(this.opts.endpoint, this.inode);
   }
 }

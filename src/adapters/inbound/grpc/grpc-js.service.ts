@@ -6,6 +6,7 @@ import { CancelledError, DeadlineExceededError } from '../../../domain/model/err
 /** Marks a request body that is not valid protobuf, so it is answered INVALID_ARGUMENT, not INTERNAL. */
 const MALFORMED = Symbol('malformed-request');
 type Decoded = object | typeof MALFORMED;
+const DEADLINE_SLACK_MS = 100;
 type UnaryFn = (req: never, ctx: HandlerContext) => Promise<unknown>;
 
 /**
@@ -53,7 +54,15 @@ export function unaryCall(svc: DescService, method: DescMethod, fn: UnaryFn): gr
       const abortLate = () => ac.abort(new DeadlineExceededError('the caller\'s deadline passed before the backend answered'));
       timer = setTimeout(abortLate, Math.max(0, at - Date.now()));
     }
-    call.once('cancelled', () => ac.abort(new CancelledError('the caller cancelled the call')));
+    // grpc-js cancels the call itself when the deadline passes, possibly a few ms before our
+    // timer (its clock starts when the headers arrive), so a cancel that close counts as the deadline.
+    call.once('cancelled', () =>
+      ac.abort(
+        Date.now() >= at - DEADLINE_SLACK_MS
+          ? new DeadlineExceededError('the caller\'s deadline passed before the backend answered')
+          : new CancelledError('the caller cancelled the call'),
+      ),
+    );
     if (call.request === MALFORMED) {
       clearTimeout(timer);
       callback({ code: grpc.status.INVALID_ARGUMENT, details: 'request is not a valid protobuf message' });
