@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README's test command (`npm ci && npm test`)
+# and CI (.ci/run) run it. It installs what the tests need on a fresh Debian 12
+# machine (SoftHSM2 from Debian, the OpenBao test server built from Go
+# modules), then runs: type check, architecture rules, generated-code check,
+# build, every vitest suite (unit, contract against the real backends,
+# integration) and the Go conformance harness that drives kleidi exactly as
+# kube-apiserver does. Any missing prerequisite fails the run; nothing skips.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n=== %s ===\n' "$*"; }
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+
+step "prerequisites"
+bash scripts/setup-softhsm.sh
+bash scripts/setup-vault-server.sh
+
+step "type check";            npm run --silent typecheck
+step "architecture rules";    npm run --silent deps:check
+step "generated code is current"; npm run --silent gen:check
+step "build";                 npm run --silent build
+
+step "vitest: unit, contract, integration"
+vitest_rc=0
+npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || vitest_rc=$?
+
+step "conformance: kube-apiserver's KMSv2 client against kleidi"
+conf_rc=0
+KLEIDI_CONFORMANCE_SUMMARY="$results/conformance.json" bash test/conformance/run.sh || conf_rc=$?
+
+node_modules/.bin/node scripts/summarize-tests.mjs "$results/vitest.json" "$results/conformance.json"
+if ((vitest_rc != 0 || conf_rc != 0)); then
+  echo "test-all: failed (vitest exit $vitest_rc, conformance exit $conf_rc)" >&2
+  exit 1
+fi
