@@ -43,7 +43,8 @@ export function envToRaw(env: Readonly<Record<string, string | undefined>>): Raw
 export function readConfigFile(path: string): Raw {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    // YAML 1.1 so an unquoted `socketMode: 0640` is octal, as operators mean it (1.2 reads it as decimal 640).
+    doc = parseYaml(readFileSync(path, 'utf8'), { version: '1.1' });
   } catch (err) {
     throw new ConfigError([`config file ${path}: ${err instanceof Error ? err.message : String(err)}`]);
   }

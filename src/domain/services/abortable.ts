@@ -1,4 +1,4 @@
-import { CancelledError, KmsError } from '../model/errors.js';
+import { CancelledError, DeadlineExceededError, KmsError } from '../model/errors.js';
 
 /**
  * Settles with `work`, or rejects as soon as `signal` aborts, whichever comes
@@ -30,7 +30,12 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
 /** The KmsError an aborted signal stands for. */
 export function abortReason(signal: AbortSignal): KmsError {
   const reason: unknown = signal.reason;
-  return reason instanceof KmsError ? reason : new CancelledError('the call was cancelled');
+  if (reason instanceof KmsError) return reason;
+  // AbortSignal.timeout() aborts with a DOMException named TimeoutError (WHATWG DOM §3.1).
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new DeadlineExceededError('the time budget ran out before the backend answered');
+  }
+  return new CancelledError('the call was cancelled');
 }
 
 /** Throws the signal's reason if it has already aborted. */

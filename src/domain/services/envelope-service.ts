@@ -21,9 +21,9 @@ export class EnvelopeService implements KeyManagement {
     private readonly tracker: KeyStateTracker,
   ) {}
 
-  status(signal: AbortSignal): Promise<StatusReport> {
+  async status(signal: AbortSignal): Promise<StatusReport> {
     throwIfAborted(signal);
-    return Promise.resolve(this.tracker.status());
+    return this.tracker.status();
   }
 
   async encrypt(cmd: EncryptCommand, signal: AbortSignal): Promise<EncryptOutcome> {

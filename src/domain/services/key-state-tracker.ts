@@ -1,6 +1,7 @@
 import { BackendUnavailableError, KeyUnusableError, KmsError, stopsWrites } from '../model/errors.js';
 import { HEALTHZ_OK, KMS_API_VERSION, type BackendHealth, type StatusReport } from '../model/health.js';
 import type { KeyVersion } from '../model/key-version.js';
+import { abortable } from './abortable.js';
 import type { Clock } from '../../ports/outbound/clock.port.js';
 import type { KeyWrapper } from '../../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../../ports/outbound/logger.port.js';
@@ -65,8 +66,11 @@ export class KeyStateTracker {
   private async doRefresh(signal: AbortSignal): Promise<BackendHealth> {
     const checkedAt = this.clock.now();
     try {
-      const version = await this.wrapper.currentVersion(signal);
-      const back = await this.wrapper.unwrap(await this.wrapper.wrap(PROBE_SEED, version, signal), signal);
+      // abortable: a backend that ignores the signal must not hold the refresh (and health) forever.
+      const w = this.wrapper;
+      const version = await abortable(w.currentVersion(signal), signal);
+      const wrapped = await abortable(w.wrap(PROBE_SEED, version, signal), signal);
+      const back = await abortable(w.unwrap(wrapped, signal), signal);
       if (back.length !== PROBE_SEED.length || !back.every((b, i) => b === PROBE_SEED[i])) {
         throw new KeyUnusableError('backend probe returned different bytes than it wrapped');
       }
@@ -80,7 +84,8 @@ export class KeyStateTracker {
       this.health = { healthy: true, lastSuccessAt: checkedAt, checkedAt };
     } catch (err) {
       const e = err instanceof KmsError ? err : new BackendUnavailableError('backend probe failed', { cause: err });
-      this.latched = stopsWrites(e) ? e : undefined;
+      // Writes stay stopped until a refresh succeeds; a later transient error must not reopen them.
+      if (stopsWrites(e)) this.latched = e;
       const reason = `${e.kind}: ${e.message}`.slice(0, MAX_REASON);
       const h: BackendHealth = { healthy: false, reason, checkedAt };
       this.health = this.health.lastSuccessAt === undefined ? h : { ...h, lastSuccessAt: this.health.lastSuccessAt };

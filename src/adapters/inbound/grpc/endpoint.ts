@@ -13,12 +13,21 @@ export type Endpoint = { readonly kind: 'path'; readonly path: string } | { read
 export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoint {
   let path: string;
   if (raw.startsWith('unix://')) {
-    const url = new URL(raw);
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error(`endpoint ${raw} is not a valid unix:// URL`);
+    }
     if (url.host !== '') {
       // `unix://tmp/x.sock` would silently mean /x.sock in the apiserver: refuse it.
       throw new Error(`endpoint ${raw} has a host part; write unix:///absolute/path.sock`);
     }
-    path = decodeURIComponent(url.pathname);
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      throw new Error(`endpoint ${raw} has an invalid percent-escape`);
+    }
   } else if (raw.startsWith('unix:')) {
     throw new Error(`endpoint ${raw} must start with unix:///`);
   } else {
@@ -40,5 +49,6 @@ export function listenTarget(e: Endpoint): string {
 
 /** The endpoint as an apiserver EncryptionConfiguration writes it. */
 export function endpointUrl(e: Endpoint): string {
-  return e.kind === 'path' ? `unix://${e.path}` : `unix:///@${e.name}`;
+  const encode = (s: string) => s.split('/').map(encodeURIComponent).join('/');
+  return e.kind === 'path' ? `unix://${encode(e.path)}` : `unix:///@${encodeURIComponent(e.name)}`;
 }
