@@ -1,0 +1,53 @@
+import type { PinSource } from './pkcs11.pin.js';
+
+/** Which token to use: by label, by serial number, or by slot ID (as `softhsm2-util --show-slots` prints it). */
+export type TokenSelector =
+  | { readonly by: 'label'; readonly label: string }
+  | { readonly by: 'serial'; readonly serial: string }
+  | { readonly by: 'slot'; readonly slot: number };
+
+/** Everything the PKCS#11 adapter needs; built from validated config by the composition root. */
+export interface Pkcs11Options {
+  /** Path of the PKCS#11 module (shared library). */
+  readonly module: string;
+  readonly token: TokenSelector;
+  readonly pin: PinSource;
+  /** CKA_LABEL shared by every KEK version; the version lives in CKA_ID (docs/adr/0004). */
+  readonly keyLabel: string;
+  /** Use this version for new wraps instead of the highest one. */
+  readonly keyVersion?: number;
+  /**
+   * Crypto sessions, each with at most one operation in flight: a session
+   * holds one active operation (v2.30 §6.7; C_EncryptInit answers
+   * CKR_OPERATION_ACTIVE otherwise, base v2.40 §5.8). Beyond libuv's
+   * UV_THREADPOOL_SIZE (default 4) extra sessions only queue.
+   */
+  readonly sessionPoolSize: number;
+  /** Budget for one wrap/unwrap/version read, including waiting for a session. */
+  readonly callTimeoutMs: number;
+  /** Delay before the second reconnect attempt; it doubles up to `reconnectMaxMs`. */
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+}
+
+export const PKCS11_DEFAULTS = {
+  module: '/usr/lib/softhsm/libsofthsm2.so', // Debian/Ubuntu softhsm2 package
+  keyLabel: 'kleidi-kek',
+  sessionPoolSize: 4,
+  // Below kube-apiserver's default 3 s KMS call timeout, so we answer before it gives up.
+  callTimeoutMs: 2_000,
+  reconnectMinMs: 500,
+  reconnectMaxMs: 30_000,
+} as const;
+
+/** A short, secret-free description of the selected token for messages. */
+export function describeToken(t: TokenSelector): string {
+  switch (t.by) {
+    case 'label':
+      return `token labelled '${t.label}'`;
+    case 'serial':
+      return `token with serial '${t.serial}'`;
+    case 'slot':
+      return `token in slot ${t.slot}`;
+  }
+}
