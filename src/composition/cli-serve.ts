@@ -11,6 +11,9 @@ import { versionInfo } from './version.js';
 export async function runServe(config: Config, env: NodeJS.ProcessEnv): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   logger.info({ ...versionInfo(), backend: config.backend }, 'starting');
+  if (config.ignoredEnv.length > 0) {
+    logger.warn({ variables: config.ignoredEnv }, 'ignoring KLEIDI_* environment variables that are not settings');
+  }
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
   let server;
   try {
@@ -22,6 +25,9 @@ export async function runServe(config: Config, env: NodeJS.ProcessEnv): Promise<
     return 1;
   }
   const running = server;
+  // A ref'd handle until shutdown has finished, so Node never sees an idle loop with the
+  // top-level await still pending (exit code 13) while the last sockets close.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -38,7 +44,10 @@ export async function runServe(config: Config, env: NodeJS.ProcessEnv): Promise<
           logger.error({ err }, 'shutdown failed');
           resolve(1);
         },
-      ).finally(() => logger.flush());
+      ).finally(() => {
+        clearInterval(keepAlive);
+        logger.flush();
+      });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

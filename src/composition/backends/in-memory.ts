@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InMemoryKeyWrapper } from '../../adapters/outbound/in-memory/in-memory.key-wrapper.js';
+import { BackendMisconfiguredError } from '../../domain/model/errors.js';
 import { flag } from '../config/duration.js';
 import { defineBackend } from './backend.js';
 
@@ -26,6 +27,9 @@ export const inMemoryBackend = defineBackend({
     return Promise.resolve(new InMemoryKeyWrapper());
   },
   openAdmin() {
-    return Promise.resolve(new InMemoryKeyWrapper());
+    // Its keys exist only inside the serving process: a CLI run would administer a throwaway keyring.
+    return Promise.reject(
+      new BackendMisconfiguredError('the in-memory backend keeps its keys inside the serving process; there is nothing to administer'),
+    );
   },
 });

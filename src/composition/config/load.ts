@@ -20,21 +20,37 @@ const upperSnake = (name: string) => name.replace(/([A-Z])/g, '_$1').toUpperCase
 /**
  * Maps `KLEIDI_<SECTION>_<FIELD>` to `{ section: { field } }` and
  * `KLEIDI_<FIELD>` to a top-level field. `KLEIDI_CONFIG` and secrets a
- * backend reads from env itself are not settings.
+ * backend reads from env itself are not settings. Unknown `KLEIDI_*` names
+ * are reported in `ignored`, not fatal: Kubernetes injects service-link
+ * variables such as `KLEIDI_SERVICE_HOST` into pods of a namespace with a
+ * Service named kleidi.
  */
-export function envToRaw(env: Readonly<Record<string, string | undefined>>): Raw {
+export function envToRaw(
+  env: Readonly<Record<string, string | undefined>>,
+  origins?: Map<string, string>,
+  ignored: string[] = [],
+): Raw {
   const out: Raw = {};
   const secrets = new Set(backends.flatMap((b) => b.secretEnv ?? []));
+  const topLevel = new Set(Object.keys(BaseConfigSchema.shape));
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined || name === 'KLEIDI_CONFIG' || secrets.has(name)) continue;
     const rest = name.slice(ENV_PREFIX.length);
     const section = backends.find((b) => rest.startsWith(`${upperSnake(b.section)}_`));
     if (section) {
       const field = camel(rest.slice(upperSnake(section.section).length + 1));
+      if (!fieldsOf(section.schema).has(field)) {
+        ignored.push(name);
+        continue;
+      }
       const obj = (out[section.section] ??= {}) as Raw;
       obj[field] = value;
-    } else {
+      origins?.set(`${section.section}.${field}`, name);
+    } else if (topLevel.has(camel(rest))) {
       out[camel(rest)] = value;
+      origins?.set(camel(rest), name);
+    } else {
+      ignored.push(name);
     }
   }
   return out;
@@ -71,12 +87,14 @@ export function mergeRaw(...layers: Raw[]): Raw {
 export function loadConfig(flags: Raw, env: Readonly<Record<string, string | undefined>>): Config {
   const file = typeof flags.config === 'string' ? flags.config : env.KLEIDI_CONFIG;
   const { config: _ignored, ...settings } = flags;
-  const raw = mergeRaw(file ? readConfigFile(file) : {}, envToRaw(env), settings);
+  const origins = new Map<string, string>();
+  const ignoredEnv: string[] = [];
+  const raw = mergeRaw(file ? readConfigFile(file) : {}, envToRaw(env, origins, ignoredEnv), settings);
   const sectionNames = new Set(backends.map((b) => b.section));
   const base = Object.fromEntries(Object.entries(raw).filter(([k]) => !sectionNames.has(k)));
   const problems: string[] = [];
   const parsed = BaseConfigSchema.safeParse(base);
-  if (!parsed.success) problems.push(...issues(parsed.error));
+  if (!parsed.success) problems.push(...issues(parsed.error, undefined, origins));
   const name = parsed.success ? parsed.data.backend : String(base.backend ?? 'local');
   const def = backendByName(name);
   let backendConfig: unknown;
@@ -85,18 +103,32 @@ export function loadConfig(flags: Raw, env: Readonly<Record<string, string | und
   } else {
     const section = def.schema.safeParse(raw[def.section] ?? {});
     if (section.success) backendConfig = section.data;
-    else problems.push(...issues(section.error, def.section));
+    else problems.push(...issues(section.error, def.section, origins));
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
-  return { ...parsed.data, backendConfig };
+  return { ...parsed.data, backendConfig, ignoredEnv };
 }
 
-function issues(err: z.ZodError, prefix?: string): string[] {
-  return err.issues.map((i) => {
+/** One line per zod issue, naming the environment variable when a setting came from one. */
+function issues(err: z.ZodError, prefix?: string, origins?: Map<string, string>): string[] {
+  return err.issues.flatMap((i) => {
     const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
-    const keys = 'keys' in i && Array.isArray(i.keys) ? ` (${i.keys.join(', ')})` : '';
-    return `${path || '(root)'}: ${i.message}${keys}`;
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => {
+        const key = path ? `${path}.${k}` : k;
+        const env = origins?.get(key);
+        return env ? `${env}: not a kleidi setting (check the name)` : `${key}: not a kleidi setting`;
+      });
+    }
+    const env = origins?.get(path);
+    return [`${path || '(root)'}${env ? ` (${env})` : ''}: ${i.message}`];
   });
+}
+
+/** The field names of an object schema (a section's env vars must name one). */
+function fieldsOf(schema: z.ZodType): Set<string> {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  return new Set(shape ? Object.keys(shape) : []);
 }
 
 function isObj(v: unknown): v is Raw {

@@ -1,5 +1,5 @@
 import { annotationsEqual, validateAnnotations } from '../model/annotations.js';
-import { decodeEnvelope, encodeEnvelope, envelopeAnnotations } from '../model/envelope.js';
+import { decodeEnvelope, encodeEnvelope, envelopeAnnotations, envelopeHeader } from '../model/envelope.js';
 import { InvalidRequestError, MalformedCiphertextError } from '../model/errors.js';
 import type { StatusReport } from '../model/health.js';
 import { parseKeyId } from '../model/key-id.js';
@@ -30,6 +30,13 @@ export class EnvelopeService implements KeyManagement {
     validatePlaintext(cmd.plaintext);
     // The version Status reports, so Encrypt's key_id always equals Status's (kmsv2-contract.md §2).
     const version = this.tracker.writeVersion();
+    // Every envelope carries at least its header and the plaintext's length: refuse before the backend call.
+    const floor = envelopeHeader(version.keyId, 'opaque').length + cmd.plaintext.length;
+    if (floor > CIPHERTEXT_MAX_BYTES) {
+      throw new InvalidRequestError(
+        `a ${cmd.plaintext.length}-byte plaintext cannot fit a ciphertext of at most ${CIPHERTEXT_MAX_BYTES} bytes`,
+      );
+    }
     const wrapped = await abortable(this.wrapper.wrap(cmd.plaintext, version, signal), signal);
     if (wrapped.keyId !== version.keyId) {
       throw new Error(`backend ${this.wrapper.backend} wrapped with ${wrapped.keyId}, not ${version.keyId}`);

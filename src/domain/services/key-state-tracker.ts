@@ -79,6 +79,9 @@ export class KeyStateTracker {
         this.log.info({ from: previous.keyId, to: version.keyId }, 'key rotation observed');
         this.observer.onRotation?.(previous, version);
       }
+      if (!this.health.healthy && this.health.checkedAt !== undefined) {
+        this.log.info({ keyId: version.keyId }, 'backend healthy again');
+      }
       this.current = version;
       this.latched = undefined;
       this.health = { healthy: true, lastSuccessAt: checkedAt, checkedAt };
@@ -86,12 +89,22 @@ export class KeyStateTracker {
       const e = err instanceof KmsError ? err : new BackendUnavailableError('backend probe failed', { cause: err });
       // Writes stay stopped until a refresh succeeds; a later transient error must not reopen them.
       if (stopsWrites(e)) this.latched = e;
-      const reason = `${e.kind}: ${e.message}`.slice(0, MAX_REASON);
+      const reason = shorten(`${e.kind}: ${e.message}`);
       const h: BackendHealth = { healthy: false, reason, checkedAt };
+      // Warn on a change of state; repeats of the same failure every refresh go to debug.
+      const changed = this.health.healthy || this.health.reason !== reason;
       this.health = this.health.lastSuccessAt === undefined ? h : { ...h, lastSuccessAt: this.health.lastSuccessAt };
-      this.log.warn({ kind: e.kind, err: e }, 'backend health probe failed');
+      if (changed) this.log.warn({ kind: e.kind, err: e }, 'backend health probe failed');
+      else this.log.debug({ kind: e.kind }, 'backend health probe still failing');
     }
     this.observer.onRefresh?.(this.health, this.current);
     return this.health;
   }
+}
+
+/** Cuts a reason at a word boundary so healthz stays short and readable. */
+function shorten(reason: string): string {
+  if (reason.length <= MAX_REASON) return reason;
+  const cut = reason.slice(0, MAX_REASON - 1);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), MAX_REASON / 2))}…`;
 }

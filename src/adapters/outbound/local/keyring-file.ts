@@ -37,9 +37,9 @@ export async function readKeyring(path: string): Promise<{ keyring: Keyring; sta
   return { keyring: parseKeyringJson(text, path), stamp: fileStamp(st) };
 }
 
-/** Cheap change detector: a rename gives a new inode, an edit a new mtime/size. */
+/** Cheap change detector: a rename gives a new inode; an edit, chmod or chown a new ctime. */
 export function fileStamp(st: Stats): string {
-  return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  return `${st.ino}:${st.size}:${st.ctimeMs}:${st.mode}`;
 }
 
 export async function statStamp(path: string): Promise<string | undefined> {

@@ -5,6 +5,8 @@ import { throwIfAborted } from '../../../domain/services/abortable.js';
 import { readKeyring, writeKeyring } from './keyring-file.js';
 import { nextEntry, type Keyring } from './keyring-format.js';
 import { withKeyringLock } from './keyring-lock.js';
+import { writeMarker } from './keyring-marker.js';
+import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import { localKeyVersion } from './local.key-id.js';
 
 /**
@@ -29,6 +31,7 @@ export class LocalKeyAdmin implements KeyAdmin {
       if (last) return { created: false, current: localKeyVersion(last) };
       const entry = nextEntry(undefined, this.now());
       await writeKeyring(this.path, { entries: [entry] });
+      await writeMarker(this.path);
       this.log.info({ keyId: localKeyVersion(entry).keyId, file: this.path }, 'keyring created');
       return { created: true, current: localKeyVersion(entry) };
     });
@@ -38,8 +41,9 @@ export class LocalKeyAdmin implements KeyAdmin {
     throwIfAborted(signal);
     return withKeyringLock(this.path, async () => {
       const existing = await readKeyring(this.path);
-      const entry = nextEntry(existing?.keyring, this.now());
-      const keyring: Keyring = { entries: [...(existing?.keyring.entries ?? []), entry] };
+      if (!existing) throw missing(this.path);
+      const entry = nextEntry(existing.keyring, this.now());
+      const keyring: Keyring = { entries: [...existing.keyring.entries, entry] };
       await writeKeyring(this.path, keyring);
       const version = localKeyVersion(entry);
       this.log.info({ keyId: version.keyId, version: version.version, file: this.path }, 'keyring rotated');
@@ -50,7 +54,8 @@ export class LocalKeyAdmin implements KeyAdmin {
   async list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]> {
     throwIfAborted(signal);
     const existing = await readKeyring(this.path);
-    const entries = existing?.keyring.entries ?? [];
+    if (!existing) throw missing(this.path);
+    const entries = existing.keyring.entries;
     return entries.map((e, i) => ({
       ...localKeyVersion(e),
       current: i === entries.length - 1,
@@ -61,4 +66,8 @@ export class LocalKeyAdmin implements KeyAdmin {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function missing(path: string): BackendMisconfiguredError {
+  return new BackendMisconfiguredError(`no keyring at ${path}; run \`kleidi init\` first (or restore it from backup)`);
 }

@@ -42,7 +42,12 @@ export class LocalKeyWrapper implements KeyWrapper {
 
   async currentVersion(signal: AbortSignal): Promise<KeyVersion> {
     throwIfAborted(signal);
-    if ((await statStamp(this.path)) !== this.stamp) {
+    const stamp = await statStamp(this.path);
+    if (stamp === undefined) {
+      // Keep serving the keys loaded before, but make the loss visible: a restart could not load them.
+      throw new BackendUnavailableError(`keyring file ${this.path} is missing; restore it from backup before a restart`);
+    }
+    if (stamp !== this.stamp) {
       try {
         await this.reload();
       } catch (err) {

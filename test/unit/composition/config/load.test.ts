@@ -23,8 +23,9 @@ describe('loadConfig defaults', () => {
       refreshInterval: 10_000,
       shutdownGrace: 10_000,
       logLevel: 'info',
-      httpAddress: '',
+      httpAddress: '127.0.0.1:8181',
       backendConfig: {},
+      ignoredEnv: [],
     });
   });
 
