@@ -21,6 +21,8 @@ step "type check";            npm run --silent typecheck
 step "architecture rules";    npm run --silent deps:check
 step "generated code is current"; npm run --silent gen:check
 step "build";                 npm run --silent build
+step "deployment artifacts (offline)"; bash scripts/validate-deploy.sh
+step "configuration reference is current"; npm run --silent docs:check
 
 step "vitest: unit, contract, integration"
 vitest_rc=0

@@ -3,8 +3,10 @@ import { EnvelopeService } from '../domain/services/envelope-service.js';
 import { KeyStateTracker, type KeyStateObserver } from '../domain/services/key-state-tracker.js';
 import type { Clock } from '../ports/outbound/clock.port.js';
 import type { Logger } from '../ports/outbound/logger.port.js';
+import type { Metrics } from '../ports/outbound/metrics.port.js';
 import { backendByName } from './backends/index.js';
 import type { Config } from './config/schema.js';
+import { instrumentWrapper } from './observability.js';
 import { TOKENS } from './tokens.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
@@ -15,6 +17,8 @@ export interface ContainerDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly clock?: Clock;
   readonly observer?: KeyStateObserver;
+  /** When set, every backend operation is counted and timed (serve); admin commands leave it out. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -36,7 +40,10 @@ export function buildContainer(deps: ContainerDeps): Container {
     [TOKENS.Logger, TOKENS.Clock],
   );
   c.bind(TOKENS.KeyWrapper)
-    .toResolvedValue((ctx) => backend.openWrapper(config.backendConfig, ctx), [TOKENS.BackendContext])
+    .toResolvedValue(
+      async (ctx) => instrumentWrapper(await backend.openWrapper(config.backendConfig, ctx), deps.metrics),
+      [TOKENS.BackendContext],
+    )
     .onDeactivation((w) => w.close());
   c.bind(TOKENS.KeyAdmin)
     .toResolvedValue((ctx) => backend.openAdmin(config.backendConfig, ctx), [TOKENS.BackendContext])

@@ -26,7 +26,9 @@ export async function tempDir(prefix = 'kleidi-it-'): Promise<{ dir: string; cle
 
 /** Runs the built CLI (`dist/main.js`) with `args`; no secrets in argv, ever. */
 export function runKleidi(args: string[], env: Record<string, string> = {}, stdin?: Uint8Array) {
-  const proc = spawn(NODE, [KLEIDI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  // Port 0: parallel test processes must not fight over the default HTTP address 127.0.0.1:8181.
+  const base = { KLEIDI_HTTP_ADDRESS: '127.0.0.1:0' };
+  const proc = spawn(NODE, [KLEIDI_MAIN, ...args], { env: { ...process.env, ...base, ...env }, stdio: 'pipe' });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));

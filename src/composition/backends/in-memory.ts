@@ -15,7 +15,8 @@ const InMemorySchema = z.strictObject({
       (ack) => ack,
       'the in-memory backend loses every key when kleidi exits; set inMemory.acknowledgeDataLoss: true ' +
         '(KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS=true) only for tests and demos',
-    ),
+    )
+    .meta({ description: 'Must be true to select the in-memory backend: its keys die with the process.' }),
 });
 
 export const inMemoryBackend = defineBackend({

@@ -11,7 +11,11 @@ import { defineBackend, type BackendContext } from './backend.js';
 
 const LocalSchema = z.strictObject({
   /** Defaults to `<stateDir>/keyring.json`. */
-  keyringFile: z.string().min(1).optional(),
+  keyringFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Keyring file (mode 0600); the default is `<stateDir>/keyring.json`.' }),
 });
 
 const keyringPath = (cfg: z.output<typeof LocalSchema>, ctx: BackendContext) =>

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Server as NetServer, Socket } from 'node:net';
+import { lstatSync } from 'node:fs';
 import type { ServiceImpl } from '@connectrpc/connect';
+import type { ProbeResult } from '../../../ports/inbound/operations.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { KeyManagementService } from './gen/kms/v2/api_pb.js';
 import { endpointUrl, type Endpoint } from './endpoint.js';
@@ -67,6 +69,26 @@ export class GrpcJsKmsServer {
     });
     this.inode = socketInode(this.opts.endpoint);
     this.log.info({ endpoint: endpointUrl(this.opts.endpoint), mode: this.opts.socket.mode.toString(8) }, 'serving KMSv2');
+  }
+
+  /**
+   * Whether the KMS socket is still served: we listen, and a filesystem
+   * socket is still the file we bound (not deleted or replaced, e.g. by a
+   * hostPath cleanup). Backs /livez: a restart recreates a lost socket.
+   */
+  socketServed(): ProbeResult {
+    if (!this.net?.listening) return { ok: false, reason: 'the KMS socket is not being served' };
+    const e = this.opts.endpoint;
+    if (e.kind === 'path') {
+      let ino: number | undefined;
+      try {
+        ino = lstatSync(e.path).ino;
+      } catch {
+        ino = undefined;
+      }
+      if (ino !== this.inode) return { ok: false, reason: `socket file ${e.path} was removed or replaced; restart kleidi to recreate it` };
+    }
+    return { ok: true, reason: 'ok' };
   }
 
   /**

@@ -1,0 +1,99 @@
+{{/* Chart name, release-scoped full name and labels (Helm's standard helpers). */}}
+{{- define "kleidi.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kleidi.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kleidi.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kleidi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kleidi.labels" -}}
+{{ include "kleidi.selectorLabels" . }}
+app.kubernetes.io/component: kms-plugin
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "kleidi.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kleidi.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether /metrics must be reachable from other hosts. */}}
+{{- define "kleidi.exposeMetrics" -}}
+{{- if or .Values.http.exposeMetrics .Values.serviceMonitor.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* Vault secret files: [values key, config field, file name under /etc/kleidi/secrets/vault]. */}}
+{{- define "kleidi.vaultFileTable" -}}
+[["token","tokenFile","token"],["roleId","roleIdFile","role-id"],["secretId","secretIdFile","secret-id"],["ca","caFile","ca.crt"],["clientCert","clientCertFile","client.crt"],["clientKey","clientKeyFile","client.key"]]
+{{- end -}}
+
+{{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
+{{- define "kleidi.config" -}}
+{{- $v := .Values -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault")) -}}
+{{- fail (printf "backend must be local, pkcs11 or vault, not %q" $v.backend) -}}
+{{- end -}}
+backend: {{ $v.backend }}
+# socket and httpAddress come from the pod's environment (container paths, the pod IP).
+socketMode: {{ $v.socket.mode | quote }}
+{{- with $v.socket.group }}
+socketGroup: {{ . | quote }}
+{{- end }}
+stateDir: /var/lib/kleidi
+refreshInterval: {{ $v.refreshInterval | quote }}
+shutdownGrace: {{ $v.shutdownGrace | quote }}
+logLevel: {{ $v.logLevel }}
+{{- if eq $v.backend "local" }}
+local:
+  {{- if $v.local.keyringFile }}
+  keyringFile: {{ $v.local.keyringFile | quote }}
+  {{- else }}
+  {}
+  {{- end }}
+{{- else if eq $v.backend "pkcs11" }}
+pkcs11:
+  module: {{ $v.pkcs11.module | quote }}
+  {{- if $v.pkcs11.tokenLabel }}
+  tokenLabel: {{ $v.pkcs11.tokenLabel | quote }}
+  {{- else if $v.pkcs11.tokenSerial }}
+  tokenSerial: {{ $v.pkcs11.tokenSerial | quote }}
+  {{- else }}
+  slot: {{ required "pkcs11: set one of tokenLabel, tokenSerial or slot" $v.pkcs11.slot }}
+  {{- end }}
+  keyLabel: {{ $v.pkcs11.keyLabel | quote }}
+  {{- if $v.pkcs11.pinSecret.name }}
+  pinFile: /etc/kleidi/secrets/pkcs11/pin
+  {{- end }}
+{{- else }}
+vault:
+  address: {{ required "vault.address is required" $v.vault.address | quote }}
+  mount: {{ $v.vault.mount | quote }}
+  key: {{ $v.vault.key | quote }}
+  authMethod: {{ $v.vault.authMethod }}
+  {{- range $k, $v2 := dict "namespace" $v.vault.namespace "authMount" $v.vault.authMount "role" $v.vault.role "tlsServerName" $v.vault.tlsServerName }}
+  {{- if $v2 }}
+  {{ $k }}: {{ $v2 | quote }}
+  {{- end }}
+  {{- end }}
+  {{- range $f := include "kleidi.vaultFileTable" . | fromJsonArray }}
+  {{- if (index $v.vault.secrets (index $f 0)).name }}
+  {{ index $f 1 }}: /etc/kleidi/secrets/vault/{{ index $f 2 }}
+  {{- end }}
+  {{- end }}
+{{- end }}
+{{- end -}}
