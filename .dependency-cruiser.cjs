@@ -54,10 +54,23 @@ module.exports = {
       to: { path: 'node_modules/(@grpc|@connectrpc)/' },
     },
     {
-      name: 'backend-libraries-stay-in-their-adapter',
+      name: 'pkcs11-libraries-only-in-the-pkcs11-adapter',
       severity: 'error',
-      from: { pathNot: '^src/adapters/outbound/(pkcs11|vault-transit)/' },
-      to: { path: 'node_modules/(graphene-pk11|pkcs11js|node-vault)/' },
+      from: { pathNot: '^src/adapters/outbound/pkcs11/' },
+      to: { path: 'node_modules/(graphene-pk11|pkcs11js)/' },
+    },
+    {
+      name: 'node-vault-only-in-the-vault-adapter',
+      severity: 'error',
+      from: { pathNot: '^src/adapters/outbound/vault-transit/' },
+      to: { path: 'node_modules/node-vault/' },
+    },
+    {
+      name: 'adapters-use-the-model-not-the-use-cases',
+      comment: 'adapters may use domain/model and the pure abort helper, never a use case',
+      severity: 'error',
+      from: { path: '^src/adapters/' },
+      to: { path: '^src/domain/services/', pathNot: '^src/domain/services/abortable[.]ts$' },
     },
     {
       name: 'outbound-adapters-do-not-know-each-other',

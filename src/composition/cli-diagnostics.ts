@@ -52,7 +52,11 @@ export async function runDecrypt(socket: string, timeout: string): Promise<numbe
 type Fn = (client: ReturnType<typeof kmsClient>['client'], timeoutMs: number) => Promise<number>;
 
 async function call(socket: string, timeout: string, fn: Fn): Promise<number> {
-  const timeoutMs = parseDuration(timeout) ?? 3_000;
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) {
+    process.stderr.write(`kleidi: --timeout ${JSON.stringify(timeout)} is not a duration such as 3s\n`);
+    return 2;
+  }
   const { client } = kmsClient(socket);
   try {
     return await fn(client, timeoutMs);

@@ -22,7 +22,7 @@ export function buildCli(env: NodeJS.ProcessEnv, exit: (code: number) => void): 
     .exitOverride();
   const config = (opts: Raw) => loadConfig(opts, env);
 
-  withConfigFlags(program.command('serve').description('serve KMSv2 on a Unix socket'))
+  withConfigFlags(program.command('serve', { isDefault: true }).description('serve KMSv2 on a Unix socket (the default command)'))
     .option('--socket <endpoint>', 'unix:///path.sock, unix:///@abstract or a path')
     .option('--socket-mode <mode>', 'socket file mode (default 0600)')
     .option('--socket-group <group>', 'group name or gid for the socket')

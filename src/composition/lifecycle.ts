@@ -2,6 +2,7 @@ import type { Container } from 'inversify';
 import { GrpcJsKmsServer } from '../adapters/inbound/grpc/grpc-js.server.js';
 import { endpointUrl, parseEndpoint } from '../adapters/inbound/grpc/endpoint.js';
 import { healthService } from '../adapters/inbound/grpc/health.service.js';
+import { assertSocketAvailable } from '../adapters/inbound/grpc/socket-listener.js';
 import { kmsV2Handlers } from '../adapters/inbound/grpc/kms-v2.handlers.js';
 import { keyStateMetrics } from '../domain/services/backend-metrics.js';
 import { KeyStateHealthProbes } from '../domain/services/health-probes.js';
@@ -30,6 +31,7 @@ export interface RunningServer {
  */
 export async function startServer(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<RunningServer> {
   const endpoint = parseEndpoint(config.socket);
+  await assertSocketAvailable(endpoint);
   const metrics = createMetrics();
   const observer = keyStateMetrics(metrics, config.backend);
   const container: Container = buildContainer({ config, logger, env, metrics, observer });

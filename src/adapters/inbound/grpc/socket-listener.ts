@@ -38,6 +38,25 @@ export async function listenOnSocket(e: Endpoint, opts: SocketOptions, onSocket:
   return server;
 }
 
+/**
+ * Checks, before any backend work, that the socket can be taken: so a start
+ * that is refused because another kleidi serves there changes nothing (it
+ * does not, e.g., create a keyring first).
+ */
+export async function assertSocketAvailable(e: Endpoint): Promise<void> {
+  if (e.kind !== 'path') return;
+  let st;
+  try {
+    st = lstatSync(e.path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${e.path} exists and is not a socket; refusing to replace it`);
+  if (await answers(e.path)) {
+    throw new Error(`socket ${e.path} is in use by a running process; stop it or choose another --socket`);
+  }
+}
+
 async function clearStaleSocket(path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   let st;
