@@ -2,7 +2,7 @@
 // from vitest's JSON report and the conformance harness's summary (if any).
 import { existsSync, readFileSync } from 'node:fs';
 
-const [vitestFile, conformanceFile] = process.argv.slice(2);
+const [vitestFile, ...conformanceFiles] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -14,11 +14,13 @@ if (vitestFile && existsSync(vitestFile)) {
 } else {
   failed += 1; // no report means vitest did not run
 }
-if (conformanceFile && existsSync(conformanceFile)) {
-  const c = JSON.parse(readFileSync(conformanceFile, 'utf8'));
+for (const file of conformanceFiles) {
+  if (!existsSync(file)) {
+    failed += 1; // a conformance run that wrote no summary did not finish
+    continue;
+  }
+  const c = JSON.parse(readFileSync(file, 'utf8'));
   passed += c.passed ?? 0;
   failed += c.failed ?? 0;
-} else if (conformanceFile) {
-  failed += 1;
 }
 console.log(`kleidi: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

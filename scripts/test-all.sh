@@ -28,11 +28,15 @@ step "vitest: unit, contract, integration"
 vitest_rc=0
 npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || vitest_rc=$?
 
-step "conformance: kube-apiserver's KMSv2 client against kleidi"
 conf_rc=0
-KLEIDI_CONFORMANCE_SUMMARY="$results/conformance.json" bash test/conformance/run.sh || conf_rc=$?
+for backend in local pkcs11; do
+  step "conformance ($backend): kube-apiserver's KMSv2 client against kleidi"
+  runner=(bash test/conformance/run.sh)
+  [[ "$backend" == local ]] || runner=(bash "scripts/conformance-$backend.sh")
+  KLEIDI_CONFORMANCE_SUMMARY="$results/conformance-$backend.json" "${runner[@]}" || conf_rc=$?
+done
 
-node_modules/.bin/node scripts/summarize-tests.mjs "$results/vitest.json" "$results/conformance.json"
+node_modules/.bin/node scripts/summarize-tests.mjs "$results/vitest.json" "$results"/conformance-*.json
 if ((vitest_rc != 0 || conf_rc != 0)); then
   echo "test-all: failed (vitest exit $vitest_rc, conformance exit $conf_rc)" >&2
   exit 1
