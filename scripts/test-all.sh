@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's test command (`npm ci && npm test`)
 # and CI (.ci/run) run it. It installs what the tests need on a fresh Debian 12
-# machine (SoftHSM2 from Debian, the OpenBao test server built from Go
-# modules), then runs: type check, architecture rules, generated-code check,
+# machine (SoftHSM2 from Debian, a Vault test server built from Go modules:
+# OpenBao is not served by the module proxy here), then runs: type check, architecture rules, generated-code check,
 # build, every vitest suite (unit, contract against the real backends,
 # integration) and the Go conformance harness that drives kleidi exactly as
 # kube-apiserver does. Any missing prerequisite fails the run; nothing skips.
@@ -29,7 +29,7 @@ vitest_rc=0
 npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || vitest_rc=$?
 
 conf_rc=0
-for backend in local pkcs11; do
+for backend in local pkcs11 vault; do
   step "conformance ($backend): kube-apiserver's KMSv2 client against kleidi"
   runner=(bash test/conformance/run.sh)
   [[ "$backend" == local ]] || runner=(bash "scripts/conformance-$backend.sh")

@@ -7,7 +7,7 @@ import { aDataKey, aSignal } from '../support/builders.js';
 
 /**
  * The one KeyWrapper contract every backend passes, against the real thing
- * (keyring file, SoftHSM2 token, OpenBao server): shaped after Go CDK's
+ * (keyring file, SoftHSM2 token, Vault server): shaped after Go CDK's
  * secrets/drivertest. Each runner supplies a harness; suites share no state.
  */
 export interface KeyWrapperHarness {

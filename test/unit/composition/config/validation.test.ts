@@ -33,7 +33,7 @@ describe('loadConfig refuses bad settings', () => {
   });
 
   it('refuses an unknown backend, listing the valid ones', () => {
-    expect(problems({ backend: 'vaultt' })[0]).toMatch(/^backend: "vaultt" is not one of local, pkcs11, in-memory/);
+    expect(problems({ backend: 'vaultt' })[0]).toMatch(/^backend: "vaultt" is not one of local, pkcs11, vault, in-memory/);
   });
 
   it('refuses unknown fields in the selected backend’s section from a file', () => {

@@ -1,0 +1,92 @@
+import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
+import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import { throwIfAborted } from '../../../domain/services/abortable.js';
+import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
+import type { Logger } from '../../../ports/outbound/logger.port.js';
+import { transitKeyVersion } from './vault-transit.key-id.js';
+import type { TransitKeyInfo } from './vault-transit.responses.js';
+import { assertUsableKey, type TransitApi } from './vault-transit.transit.js';
+
+/** AES-256-GCM: transit's default and an AEAD type, so kleidi can bind its envelope header. */
+const NEW_KEY_TYPE = 'aes256-gcm96';
+
+/**
+ * `kleidi init | rotate | keys` on a transit key. Rotation happens in Vault
+ * (here or with `vault write -f <mount>/keys/<key>/rotate`); running plugins
+ * pick it up at their next background refresh.
+ */
+export class VaultTransitKeyAdmin implements KeyAdmin {
+  readonly backend = 'vault';
+
+  constructor(
+    private readonly api: TransitApi,
+    private readonly log: Logger,
+    private readonly onClose: () => void,
+  ) {}
+
+  async init(signal: AbortSignal): Promise<{ created: boolean; current: KeyVersion }> {
+    throwIfAborted(signal);
+    const existing = await this.api.readKey(signal);
+    if (existing) return { created: false, current: this.latest(existing) };
+    try {
+      await this.api.createKey(NEW_KEY_TYPE, signal);
+    } catch (err) {
+      if (err instanceof BackendMisconfiguredError) {
+        const { mount, key } = this.api.ref;
+        throw new BackendMisconfiguredError(
+          `${err.message}. If kleidi's policy may not create keys, create it once with ` +
+            `\`vault write -f ${mount}/keys/${key} type=${NEW_KEY_TYPE}\``,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const current = this.latest(await this.mustRead(signal));
+    this.log.info({ keyId: current.keyId, mount: this.api.ref.mount, key: this.api.ref.key }, 'transit key created');
+    return { created: true, current };
+  }
+
+  async rotate(signal: AbortSignal): Promise<KeyVersion> {
+    throwIfAborted(signal);
+    await this.api.rotate(signal);
+    const current = this.latest(await this.mustRead(signal));
+    this.log.info({ keyId: current.keyId, version: current.version }, 'transit key rotated');
+    return current;
+  }
+
+  /**
+   * Versions that can still decrypt, oldest first. Versions below
+   * min_decryption_version are archived by Vault and not listed (Vault does
+   * not report their creation time, which their key_id needs).
+   */
+  async list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]> {
+    throwIfAborted(signal);
+    const info = await this.mustRead(signal);
+    return [...info.versions.keys()]
+      .sort((a, b) => a - b)
+      .map((n) => {
+        const v = transitKeyVersion(this.api.ref, n, info.versions.get(n) ?? 0);
+        const current = n === info.latestVersion;
+        return { ...v, current, ...(current ? {} : { note: 'decrypt-only' }) };
+      });
+  }
+
+  close(): Promise<void> {
+    this.onClose();
+    return Promise.resolve();
+  }
+
+  private latest(info: TransitKeyInfo): KeyVersion {
+    assertUsableKey(this.api.ref, info);
+    const created = info.versions.get(info.latestVersion);
+    if (created === undefined) throw new BackendUnavailableError('Vault reported no creation time for the latest key version');
+    return transitKeyVersion(this.api.ref, info.latestVersion, created);
+  }
+
+  private async mustRead(signal: AbortSignal): Promise<TransitKeyInfo> {
+    const info = await this.api.readKey(signal);
+    if (info) return info;
+    const { key, mount } = this.api.ref;
+    throw new BackendMisconfiguredError(`transit key ${key} does not exist at mount ${mount}; run \`kleidi init\``);
+  }
+}

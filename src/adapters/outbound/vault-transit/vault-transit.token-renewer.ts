@@ -1,0 +1,155 @@
+import { BackendUnavailableError, KmsError } from '../../../domain/model/errors.js';
+import type { Clock } from '../../../ports/outbound/clock.port.js';
+import type { Logger } from '../../../ports/outbound/logger.port.js';
+import type { VaultAuth } from './vault-transit.auth.js';
+import type { VaultTransitClient } from './vault-transit.client.js';
+import { classifyFailure, isPermissionDenied, toKmsError } from './vault-transit.errors.js';
+import { parseAuth } from './vault-transit.responses.js';
+import { expiry, type HeldToken, type RenewerOptions, type VaultTokenState } from './vault-transit.token.js';
+
+/**
+ * Owns kleidi's Vault token: logs in lazily, renews at about 2/3 of the TTL on
+ * its own timer (independent of apiserver traffic), logs in again on expiry
+ * or when Vault refuses the token, and spaces logins with exponential backoff
+ * so a broken credential never turns into a login storm.
+ */
+export class VaultTokenRenewer {
+  private held: HeldToken | undefined;
+  private loginInFlight: Promise<string> | undefined;
+  private gateUntil = 0;
+  private problems = 0;
+  private lastError: KmsError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private logins = 0;
+  private renewals = 0;
+  private closed = false;
+
+  constructor(
+    private readonly auth: VaultAuth,
+    private readonly client: VaultTransitClient,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly opts: RenewerOptions,
+  ) {}
+
+  /** The token to use now; logs in when none is held or it has expired. */
+  async token(signal: AbortSignal): Promise<string> {
+    const h = this.held;
+    if (h && (h.expiresAt === undefined || this.clock.now() < h.expiresAt)) return h.token.token;
+    return this.login(signal);
+  }
+
+  /**
+   * Called after Vault refused `stale` with 403. Returns the token to retry
+   * with: one another caller already obtained, or a fresh login's. A token
+   * that has worked before was revoked or expired, so it is replaced at once;
+   * a token that never worked is refused by policy, so another login waits
+   * for the backoff (returns undefined meanwhile).
+   */
+  async replace(stale: string, signal: AbortSignal): Promise<string | undefined> {
+    const h = this.held;
+    if (h && h.token.token !== stale) return h.token.token;
+    if (this.loginInFlight) return this.loginInFlight;
+    if (!h?.proven && this.clock.now() < this.gateUntil) {
+      this.problems++;
+      return undefined;
+    }
+    this.held = undefined;
+    return this.login(signal, true);
+  }
+
+  /** An authenticated call with `token` succeeded: credential and policy work, so backoff starts over. */
+  noteSuccess(token: string): void {
+    if (this.held?.token.token === token) this.held.proven = true;
+    this.problems = 0;
+    this.lastError = undefined;
+  }
+
+  state(): VaultTokenState {
+    const h = this.held;
+    return {
+      method: this.auth.method,
+      ...(h?.expiresAt !== undefined ? { tokenExpiresAt: new Date(h.expiresAt).toISOString() } : {}),
+      ...(h ? { renewable: h.token.renewable } : {}),
+      logins: this.logins,
+      renewals: this.renewals,
+      ...(this.lastError ? { lastError: this.lastError.message } : {}),
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.held = undefined;
+  }
+
+  private login(signal: AbortSignal, replacingProven = false): Promise<string> {
+    if (this.loginInFlight) return this.loginInFlight;
+    if (!replacingProven && this.clock.now() < this.gateUntil) {
+      return Promise.reject(this.lastError ?? new BackendUnavailableError('waiting before logging in to Vault again'));
+    }
+    this.gateUntil = this.clock.now() + Math.min(this.opts.maxBackoffMs, this.opts.minBackoffMs * 2 ** this.problems);
+    this.loginInFlight = this.doLogin(signal).finally(() => (this.loginInFlight = undefined));
+    return this.loginInFlight;
+  }
+
+  private async doLogin(signal: AbortSignal): Promise<string> {
+    this.logins++;
+    try {
+      const token = await this.auth.login(signal);
+      const now = this.clock.now();
+      this.held = { token, proven: false, firstTtl: token.ttlSeconds, expiresAt: expiry(now, token) };
+      this.log.info({ method: this.auth.method, ttlSeconds: token.ttlSeconds, renewable: token.renewable }, 'logged in to Vault');
+      this.schedule(token.ttlSeconds * 1_000 * this.opts.renewFraction);
+      return token.token;
+    } catch (err) {
+      this.problems++;
+      this.lastError = err instanceof KmsError ? err : toKmsError(classifyFailure(err), 'Vault login');
+      this.log.warn({ method: this.auth.method, kind: this.lastError.kind, reason: this.lastError.message }, 'Vault login failed');
+      throw this.lastError;
+    }
+  }
+
+  /** Runs the next background step after `delayMs`; a TTL of 0 (never expires) schedules nothing. */
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    if (this.closed || delayMs <= 0) return;
+    this.timer = setTimeout(() => void this.tick(), Math.max(this.opts.minBackoffMs, delayMs)).unref();
+  }
+
+  /** Renews the token, or logs in again when renewing cannot help (not renewable, near its max TTL, refused). */
+  private async tick(): Promise<void> {
+    const h = this.held;
+    if (this.closed) return;
+    const signal = AbortSignal.timeout(10_000);
+    const nearMaxTtl = h !== undefined && h.token.ttlSeconds < h.firstTtl / 2 && this.auth.method !== 'token';
+    if (!h || !h.token.renewable || nearMaxTtl) return this.backgroundLogin(signal);
+    try {
+      const body = await this.client.send({ method: 'POST', path: 'auth/token/renew-self', token: h.token.token }, signal);
+      const renewed = { ...parseAuth(body, 'token renewal'), token: h.token.token };
+      if (this.held !== h) return; // replaced by a login meanwhile, which scheduled its own renewal
+      this.held = { ...h, token: renewed, expiresAt: expiry(this.clock.now(), renewed) };
+      this.renewals++;
+      this.log.debug({ method: this.auth.method, ttlSeconds: renewed.ttlSeconds }, 'renewed the Vault token');
+      this.schedule(renewed.ttlSeconds * 1_000 * this.opts.renewFraction);
+    } catch (err) {
+      const f = classifyFailure(err);
+      this.log.warn({ method: this.auth.method, reason: f.message }, 'Vault token renewal failed');
+      if (isPermissionDenied(f)) {
+        if (this.held === h) this.held = undefined; // revoked or expired: it is of no further use
+        return this.backgroundLogin(signal);
+      }
+      // Transient trouble: try again well before the token expires, never faster than the backoff.
+      const left = h.expiresAt === undefined ? this.opts.maxBackoffMs : h.expiresAt - this.clock.now();
+      this.schedule(Math.max(1, Math.min(this.opts.maxBackoffMs, left / 3)));
+    }
+  }
+
+  private async backgroundLogin(signal: AbortSignal): Promise<void> {
+    try {
+      await this.login(signal); // schedules the next renewal itself
+    } catch {
+      this.schedule(Math.max(1, this.gateUntil - this.clock.now()));
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import type { VaultAuthSettings } from '../../adapters/outbound/vault-transit/vault-transit.auth.js';
+import {
+  openVaultTransitAdmin,
+  openVaultTransitWrapper,
+  type VaultTransitSettings,
+} from '../../adapters/outbound/vault-transit/vault-transit.open.js';
+import { defineBackend, type BackendContext } from './backend.js';
+
+/** SECURITY: the token is never a config field (config may come from argv); only a file path or this env var. */
+export const VAULT_TOKEN_ENV = 'KLEIDI_VAULT_TOKEN';
+
+const path = () => z.string().min(1);
+/** Mount and key names become key_id parts, which are joined with ':'. */
+const idPart = () => z.string().min(1).regex(/^[^:]+$/, 'must not contain ":" (it is part of the key_id)');
+const ms = () => z.coerce.number().int().positive();
+
+/**
+ * The `vault` config section (Vault or OpenBao transit). Field names give the
+ * env names through the loader: address ↔ KLEIDI_VAULT_ADDRESS, tokenFile ↔
+ * KLEIDI_VAULT_TOKEN_FILE, mount ↔ KLEIDI_VAULT_MOUNT, key ↔ KLEIDI_VAULT_KEY, …
+ */
+export const VaultConfigSchema = z
+  .strictObject({
+    address: z.url({ protocol: /^https?$/ }).meta({ description: 'Vault or OpenBao address, e.g. https://vault.example:8200.' }),
+    mount: idPart().default('transit').meta({ description: 'Path of the transit secrets engine mount.' }),
+    key: idPart().default('kleidi').meta({ description: 'Name of the transit key that wraps data keys.' }),
+    namespace: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Vault Enterprise / OpenBao namespace, sent as X-Vault-Namespace; part of the key_id.' }),
+    authMethod: z
+      .enum(['token', 'approle', 'kubernetes', 'cert'])
+      .default('token')
+      .meta({ description: 'How kleidi logs in: token, approle, kubernetes or cert (TLS client certificate).' }),
+    authMount: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Mount path of the auth method; defaults to the method name (approle, kubernetes, cert).' }),
+    tokenFile: path()
+      .optional()
+      .meta({ description: `authMethod token: file holding the token, mode 0600 or stricter; or set env ${VAULT_TOKEN_ENV}.` }),
+    roleIdFile: path().optional().meta({ description: 'authMethod approle: file holding the role_id.' }),
+    secretIdFile: path()
+      .optional()
+      .meta({ description: 'authMethod approle: file holding the secret_id, mode 0600 or stricter; re-read at each login.' }),
+    role: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'authMethod kubernetes: the Vault role (required); cert: the certificate role name (optional).' }),
+    jwtFile: path()
+      .default('/var/run/secrets/kubernetes.io/serviceaccount/token')
+      .meta({ description: 'authMethod kubernetes: service-account token file; re-read at each login.' }),
+    caFile: path().optional().meta({ description: "PEM CA bundle for Vault's certificate; the system roots when unset." }),
+    clientCertFile: path()
+      .optional()
+      .meta({ description: 'PEM client certificate, for cert auth or a listener requiring client certificates.' }),
+    clientKeyFile: path().optional().meta({ description: 'PEM key of clientCertFile, mode 0600 or stricter.' }),
+    tlsServerName: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "Name to verify in Vault's certificate (and send as SNI) instead of the address's host." }),
+    callTimeoutMs: ms()
+      .max(60_000)
+      .default(2_500)
+      .meta({ description: "Budget in ms of one Vault call, retries included; keep it below the apiserver's 3 s KMS timeout." }),
+    attemptTimeoutMs: ms()
+      .max(60_000)
+      .default(1_000)
+      .meta({ description: 'Timeout in ms of one HTTP attempt inside callTimeoutMs.' }),
+    maxAttempts: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(3)
+      .meta({ description: 'Attempts per call for connection failures, 5xx, 412 and 429.' }),
+  })
+  .superRefine((c, ctx) => {
+    const need = (field: 'roleIdFile' | 'secretIdFile' | 'role' | 'clientCertFile' | 'clientKeyFile', why: string) => {
+      if (c[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `required ${why}` });
+    };
+    if (c.authMethod === 'approle') {
+      need('roleIdFile', 'for authMethod approle');
+      need('secretIdFile', 'for authMethod approle');
+    }
+    if (c.authMethod === 'kubernetes') need('role', 'for authMethod kubernetes');
+    if (c.authMethod === 'cert' || c.clientKeyFile !== undefined) need('clientCertFile', 'with clientKeyFile or authMethod cert');
+    if (c.authMethod === 'cert' || c.clientCertFile !== undefined) need('clientKeyFile', 'with clientCertFile or authMethod cert');
+    if (c.address.startsWith('http:') && (c.caFile !== undefined || c.clientCertFile !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['address'], message: 'TLS files are set but the address is http://' });
+    }
+  });
+
+export type VaultConfig = z.output<typeof VaultConfigSchema>;
+
+/** Maps the validated section to the adapter's settings; the token env var is read here, after validation. */
+export function vaultSettings(c: VaultConfig, env: BackendContext['env']): VaultTransitSettings {
+  return {
+    mount: c.mount,
+    key: c.key,
+    auth: authSettings(c, env),
+    client: {
+      address: c.address,
+      ...(c.namespace ? { namespace: c.namespace } : {}),
+      tls: {
+        ...(c.caFile ? { caFile: c.caFile } : {}),
+        ...(c.clientCertFile ? { clientCertFile: c.clientCertFile } : {}),
+        ...(c.clientKeyFile ? { clientKeyFile: c.clientKeyFile } : {}),
+        ...(c.tlsServerName ? { serverName: c.tlsServerName } : {}),
+      },
+      callBudgetMs: c.callTimeoutMs,
+      attemptTimeoutMs: Math.min(c.attemptTimeoutMs, c.callTimeoutMs),
+      maxAttempts: c.maxAttempts,
+    },
+    renewal: { renewFraction: 2 / 3, minBackoffMs: 1_000, maxBackoffMs: 60_000 },
+  };
+}
+
+function authSettings(c: VaultConfig, env: BackendContext['env']): VaultAuthSettings {
+  const mount = c.authMount ?? c.authMethod;
+  switch (c.authMethod) {
+    case 'token': {
+      const token = env[VAULT_TOKEN_ENV];
+      return { method: 'token', ...(c.tokenFile ? { tokenFile: c.tokenFile } : token ? { token } : {}) };
+    }
+    case 'approle':
+      return { method: 'approle', mount, roleIdFile: c.roleIdFile ?? '', secretIdFile: c.secretIdFile ?? '' };
+    case 'kubernetes':
+      return { method: 'kubernetes', mount, role: c.role ?? '', jwtFile: c.jwtFile };
+    case 'cert':
+      return { method: 'cert', mount, ...(c.role ? { role: c.role } : {}) };
+  }
+}
+
+/** The Vault / OpenBao transit backend (`backend: vault`). */
+export const vaultBackend = defineBackend({
+  name: 'vault',
+  section: 'vault',
+  schema: VaultConfigSchema,
+  secretEnv: [VAULT_TOKEN_ENV],
+  openWrapper: (c, ctx) => openVaultTransitWrapper(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger }),
+  openAdmin: (c, ctx) => openVaultTransitAdmin(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger }),
+});
