@@ -1,5 +1,5 @@
 import { ConnectError } from '@connectrpc/connect';
-import { kmsClient } from './cli-client.js';
+import type { kmsClient } from './cli-client.js';
 import { parseDuration } from './config/duration.js';
 
 /**
@@ -57,7 +57,10 @@ async function call(socket: string, timeout: string, fn: Fn): Promise<number> {
     process.stderr.write(`kleidi: --timeout ${JSON.stringify(timeout)} is not a duration such as 3s\n`);
     return 2;
   }
-  const { client } = kmsClient(socket);
+  // Loaded here, not at the top: the client stack (@connectrpc/connect-node) is only for these
+  // commands, and importing it on every start cost `kleidi serve` about 100 ms (docs/benchmarks.md).
+  const { kmsClient: connectClient } = await import('./cli-client.js');
+  const { client } = connectClient(socket);
   try {
     return await fn(client, timeoutMs);
   } catch (err) {

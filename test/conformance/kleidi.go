@@ -59,6 +59,14 @@ func (k *kleidi) running() bool {
 
 // start runs `kleidi serve` and waits until Status answers healthz "ok".
 func (k *kleidi) start() error {
+	if err := k.spawn(); err != nil {
+		return err
+	}
+	return k.waitReady(30 * time.Second)
+}
+
+// spawn starts `kleidi serve` without waiting for it to become ready.
+func (k *kleidi) spawn() error {
 	o := k.s.opts
 	args := append(append([]string{}, o.kleidi[1:]...), "serve",
 		"--backend", o.backend, "--socket", "unix://"+k.socket, "--state-dir", k.s.stateDir,
@@ -83,7 +91,7 @@ func (k *kleidi) start() error {
 	}
 	k.cmd, k.done = cmd, make(chan struct{})
 	go func(done chan struct{}) { _ = cmd.Wait(); logFile.Close(); close(done) }(k.done)
-	return k.waitReady(30 * time.Second)
+	return nil
 }
 
 func (k *kleidi) waitReady(limit time.Duration) error {

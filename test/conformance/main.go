@@ -5,14 +5,16 @@
 // transformer and kmsv2.NewGRPCService). go.mod pins k8s.io/apiserver v0.35.10
 // and k8s.io/kms v0.35.10, i.e. the client code of Kubernetes v1.35.10.
 //
-// Two modes:
+// Modes:
 //
 //	-mode conformance  (default) every scenario, PASS/FAIL per scenario
 //	-mode load         Encrypt/Decrypt through NewGRPCService, JSON figures
+//	-mode startup      time from starting kleidi to its first healthy Status, JSON
+//	-mode storm        many distinct Decrypts at once, as a restarted apiserver asks, JSON
 //
 // The harness owns kleidi's process lifecycle (it starts, SIGTERMs, SIGKILLs
 // and restarts it), so it must be given the command, not a running socket
-// (except -mode load -attach).
+// (except -mode load/storm -attach).
 package main
 
 import (
@@ -65,9 +67,9 @@ func main() {
 	}()
 
 	code := 0
-	if opts.mode == "load" {
-		if err := runLoad(s); err != nil {
-			fmt.Fprintln(os.Stderr, "load:", err)
+	if run, ok := jsonModes[opts.mode]; ok {
+		if err := run(s); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", opts.mode, err)
 			code = 1
 		}
 	} else {
@@ -76,6 +78,9 @@ func main() {
 	s.cleanup()
 	os.Exit(code)
 }
+
+// jsonModes print one JSON report on stdout instead of scenario results.
+var jsonModes = map[string]func(*suite) error{"load": runLoad, "startup": runStartup, "storm": runStorm}
 
 func runConformance(s *suite, run *regexp.Regexp) int {
 	fmt.Printf("kleidi conformance: client %s, backend %s\n", clientVersion(), s.opts.backend)

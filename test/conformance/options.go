@@ -37,6 +37,14 @@ type options struct {
 	concurrency int
 	duration    time.Duration
 	op          string
+
+	// startup mode
+	repeat int
+	// storm mode
+	seeds        int
+	stormFile    string
+	stormPrepare bool
+	stormCallers int
 }
 
 // defaultRotate works for every backend whose settings come from -env
@@ -47,7 +55,7 @@ const defaultRotate = `$CONFORMANCE_KLEIDI rotate --backend "$CONFORMANCE_BACKEN
 func parseOptions(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
-	fs.StringVar(&o.mode, "mode", "conformance", "conformance | load")
+	fs.StringVar(&o.mode, "mode", "conformance", "conformance | load | startup | storm")
 	fs.StringVar(&o.workDir, "work-dir", "", "scratch directory for sockets, state, logs (required; created if missing)")
 	kleidi := fs.String("kleidi", "node dist/main.js", "command that runs kleidi (split on spaces)")
 	fs.StringVar(&o.backend, "backend", "local", "backend under test, passed as --backend to serve and rotate: local | pkcs11 | vault (settings via -env, e.g. KLEIDI_CONFIG=file)")
@@ -64,6 +72,11 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 8, "load mode: concurrent callers")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "load mode: how long to run")
 	fs.StringVar(&o.op, "op", "mixed", "load mode: mixed (Encrypt then Decrypt) | encrypt | decrypt")
+	fs.IntVar(&o.repeat, "repeat", 3, "startup mode: how many times to start kleidi")
+	fs.IntVar(&o.seeds, "seeds", 1000, "storm mode: distinct seeds to encrypt (-storm-prepare) and decrypt")
+	fs.StringVar(&o.stormFile, "storm-file", "", "storm mode: JSON file of wrapped seeds (written by -storm-prepare, read otherwise)")
+	fs.BoolVar(&o.stormPrepare, "storm-prepare", false, "storm mode: encrypt -seeds seeds and write -storm-file instead of decrypting")
+	fs.IntVar(&o.stormCallers, "storm-callers", 0, "storm mode: concurrent callers for the decrypt storm (0: one per seed, all at once)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -76,12 +89,16 @@ func parseOptions(args []string) (*options, error) {
 		return nil, errors.New("-work-dir is required")
 	case len(o.kleidi) == 0 && o.attach == "":
 		return nil, errors.New("-kleidi is empty")
-	case o.mode != "conformance" && o.mode != "load":
+	case o.mode != "conformance" && o.mode != "load" && o.mode != "startup" && o.mode != "storm":
 		return nil, fmt.Errorf("unknown -mode %q", o.mode)
 	case o.op != "mixed" && o.op != "encrypt" && o.op != "decrypt":
 		return nil, fmt.Errorf("unknown -op %q", o.op)
 	case o.values < 2:
 		return nil, errors.New("-values must be at least 2")
+	case o.mode == "startup" && (o.attach != "" || o.repeat < 1):
+		return nil, errors.New("-mode startup starts kleidi itself (no -attach) and needs -repeat >= 1")
+	case o.mode == "storm" && (o.stormFile == "" || o.seeds < 1 || o.stormCallers < 0):
+		return nil, errors.New("-mode storm needs -storm-file, -seeds >= 1 and -storm-callers >= 0")
 	}
 	if *run != "" {
 		re, err := regexp.Compile(*run)

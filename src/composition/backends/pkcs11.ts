@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import { Pkcs11KeyAdmin } from '../../adapters/outbound/pkcs11/pkcs11.key-admin.js';
-import { Pkcs11KeyWrapper } from '../../adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
 import {
   PKCS11_DEFAULTS,
   type Pkcs11Options,
@@ -115,6 +113,14 @@ export const pkcs11Backend = defineBackend({
   section: 'pkcs11',
   schema: Pkcs11ConfigSchema,
   secretEnv: [PKCS11_PIN_ENV],
-  openWrapper: (c, ctx) => Pkcs11KeyWrapper.open(pkcs11Options(c, ctx.env), ctx.logger.child({ backend: 'pkcs11' }), ctx.clock),
-  openAdmin: (c, ctx) => Pkcs11KeyAdmin.open(pkcs11Options(c, ctx.env), ctx.logger.child({ backend: 'pkcs11' }), ctx.clock),
+  // The adapter (graphene-pk11, pkcs11js) is imported only when this backend is used, so the
+  // other backends do not load it on every start (docs/benchmarks.md, start to ready).
+  openWrapper: async (c, ctx) => {
+    const { Pkcs11KeyWrapper } = await import('../../adapters/outbound/pkcs11/pkcs11.key-wrapper.js');
+    return Pkcs11KeyWrapper.open(pkcs11Options(c, ctx.env), ctx.logger.child({ backend: 'pkcs11' }), ctx.clock);
+  },
+  openAdmin: async (c, ctx) => {
+    const { Pkcs11KeyAdmin } = await import('../../adapters/outbound/pkcs11/pkcs11.key-admin.js');
+    return Pkcs11KeyAdmin.open(pkcs11Options(c, ctx.env), ctx.logger.child({ backend: 'pkcs11' }), ctx.clock);
+  },
 });

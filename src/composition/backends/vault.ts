@@ -1,10 +1,6 @@
 import { z } from 'zod';
 import type { VaultAuthSettings } from '../../adapters/outbound/vault-transit/vault-transit.auth.js';
-import {
-  openVaultTransitAdmin,
-  openVaultTransitWrapper,
-  type VaultTransitSettings,
-} from '../../adapters/outbound/vault-transit/vault-transit.open.js';
+import type { VaultTransitSettings } from '../../adapters/outbound/vault-transit/vault-transit.open.js';
 import { defineBackend, type BackendContext } from './backend.js';
 
 /** SECURITY: the token is never a config field (config may come from argv); only a file path or this env var. */
@@ -143,6 +139,14 @@ export const vaultBackend = defineBackend({
   section: 'vault',
   schema: VaultConfigSchema,
   secretEnv: [VAULT_TOKEN_ENV],
-  openWrapper: (c, ctx) => openVaultTransitWrapper(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger }),
-  openAdmin: (c, ctx) => openVaultTransitAdmin(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger }),
+  // The adapter (node-vault, axios) is imported only when this backend is used, so the other
+  // backends do not load it on every start (docs/benchmarks.md, start to ready).
+  openWrapper: async (c, ctx) => {
+    const { openVaultTransitWrapper } = await import('../../adapters/outbound/vault-transit/vault-transit.open.js');
+    return openVaultTransitWrapper(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger });
+  },
+  openAdmin: async (c, ctx) => {
+    const { openVaultTransitAdmin } = await import('../../adapters/outbound/vault-transit/vault-transit.open.js');
+    return openVaultTransitAdmin(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger });
+  },
 });

@@ -27,18 +27,40 @@ export const FORMAT_ANNOTATION_KEY = 'version.kleidi.io';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Every call builds the same few byte strings (one format version, a handful
+ * of key_ids), so they are encoded once and handed out as copies: a copy is
+ * cheaper than a TextEncoder call, and callers may keep or change their bytes.
+ * The header cache is bounded (it is emptied when full) because a Decrypt may
+ * name any key_id.
+ */
+const formatBytes = new Map<number, Uint8Array>();
+const headers = new Map<string, Uint8Array>();
+const HEADER_CACHE_MAX = 256;
+
 /** Annotations issued for an envelope of the given format version. */
 export function envelopeAnnotations(format: number = ENVELOPE_FORMAT): Annotations {
-  return { [FORMAT_ANNOTATION_KEY]: encoder.encode(String(format)) };
+  let bytes = formatBytes.get(format);
+  if (!bytes) {
+    bytes = encoder.encode(String(format));
+    if (formatBytes.size < HEADER_CACHE_MAX) formatBytes.set(format, bytes);
+  }
+  return { [FORMAT_ANNOTATION_KEY]: bytes.slice() };
 }
 
 /** The envelope header, which is also the associated data a backend must bind. */
 export function envelopeHeader(keyId: KeyId, scheme: WrappedPayload['scheme']): Uint8Array {
-  const id = encoder.encode(keyId);
-  const header = new Uint8Array(HEADER_FIXED + id.length);
-  header.set([ENVELOPE_MAGIC, ENVELOPE_FORMAT, SCHEME_CODE[scheme], id.length >> 8, id.length & 0xff]);
-  header.set(id, HEADER_FIXED);
-  return header;
+  const cacheKey = `${SCHEME_CODE[scheme]}${keyId}`;
+  let header = headers.get(cacheKey);
+  if (!header) {
+    const id = encoder.encode(keyId);
+    header = new Uint8Array(HEADER_FIXED + id.length);
+    header.set([ENVELOPE_MAGIC, ENVELOPE_FORMAT, SCHEME_CODE[scheme], id.length >> 8, id.length & 0xff]);
+    header.set(id, HEADER_FIXED);
+    if (headers.size >= HEADER_CACHE_MAX) headers.clear();
+    headers.set(cacheKey, header);
+  }
+  return header.slice();
 }
 
 /** Serialises a wrapped key into the envelope bytes. */

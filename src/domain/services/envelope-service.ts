@@ -37,7 +37,7 @@ export class EnvelopeService implements KeyManagement {
         `a ${cmd.plaintext.length}-byte plaintext cannot fit a ciphertext of at most ${CIPHERTEXT_MAX_BYTES} bytes`,
       );
     }
-    const wrapped = await abortable(this.wrapper.wrap(cmd.plaintext, version, signal), signal);
+    const wrapped = await this.backend(this.wrapper.wrap(cmd.plaintext, version, signal), signal);
     if (wrapped.keyId !== version.keyId) {
       throw new Error(`backend ${this.wrapper.backend} wrapped with ${wrapped.keyId}, not ${version.keyId}`);
     }
@@ -63,6 +63,16 @@ export class EnvelopeService implements KeyManagement {
     if (!annotationsEqual(cmd.annotations, envelopeAnnotations(envelope.format))) {
       throw new MalformedCiphertextError('annotations do not match the ones issued with this ciphertext');
     }
-    return abortable(this.wrapper.unwrap(envelope, signal), signal);
+    return this.backend(this.wrapper.unwrap(envelope, signal), signal);
+  }
+
+  /** A backend call: bounded by the caller's signal, and reported to the tracker when it fails. */
+  private async backend<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
+    try {
+      return await abortable(call, signal);
+    } catch (err) {
+      this.tracker.suspect(err);
+      throw err;
+    }
   }
 }

@@ -6,6 +6,17 @@ import type { Clock } from '../../ports/outbound/clock.port.js';
 import type { KeyWrapper } from '../../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../../ports/outbound/logger.port.js';
 
+/**
+ * Failures of live calls that say something about the backend itself (not
+ * about the caller's input or deadline); they ask for an early probe.
+ */
+const BACKEND_KINDS: ReadonlySet<KmsError['kind']> = new Set([
+  'backend-unavailable',
+  'backend-throttled',
+  'backend-misconfigured',
+  'key-unusable',
+]);
+
 /** A fixed probe seed: it is wrapped and unwrapped, never stored. */
 const PROBE_SEED = new Uint8Array(32).fill(0x5a);
 const MAX_REASON = 160;
@@ -25,6 +36,7 @@ export class KeyStateTracker {
   private health: BackendHealth = { healthy: false, reason: 'not checked yet' };
   private latched: KmsError | undefined;
   private inFlight: Promise<BackendHealth> | undefined;
+  private suspectListener: (() => void) | undefined;
 
   constructor(
     private readonly wrapper: KeyWrapper,
@@ -39,6 +51,21 @@ export class KeyStateTracker {
   refresh(signal: AbortSignal): Promise<BackendHealth> {
     this.inFlight ??= this.doRefresh(signal).finally(() => (this.inFlight = undefined));
     return this.inFlight;
+  }
+
+  /**
+   * A live wrap or unwrap failed. Health is still decided by probes only (one
+   * bad request must not flip healthz), but a backend error asks the listener
+   * (the refresh loop) for an early probe, so an outage shows in Status at
+   * once instead of at the next periodic refresh.
+   */
+  suspect(err: unknown): void {
+    if (err instanceof KmsError && BACKEND_KINDS.has(err.kind)) this.suspectListener?.();
+  }
+
+  /** Who runs the early probe that suspect() asks for; undefined to stop. */
+  onSuspect(listener: (() => void) | undefined): void {
+    this.suspectListener = listener;
   }
 
   /** The cached Status answer. Rejects when writes must stop (kubernetes#138950). */

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BackendUnavailableError } from '../../../domain/model/errors.js';
 import { codeOf, isCode } from './keyring-file.js';
@@ -19,10 +19,10 @@ export async function withKeyringLock<T>(keyringPath: string, work: () => Promis
   for (;;) {
     try {
       const fh = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
+      await writePid(lock, fh);
       break;
     } catch (err) {
+      if (err instanceof BackendUnavailableError) throw err;
       if (!isCode(err, 'EEXIST')) {
         throw new BackendUnavailableError(`cannot lock the keyring (${lock}): ${codeOf(err)}`, { cause: err });
       }
@@ -43,4 +43,21 @@ export async function withKeyringLock<T>(keyringPath: string, work: () => Promis
 async function removeIfStale(lock: string): Promise<void> {
   const st = await stat(lock).catch(() => undefined);
   if (st && Date.now() - st.mtimeMs > STALE_MS) await unlink(lock).catch(() => undefined);
+}
+
+/**
+ * Writes our pid into the lock we just created. If that fails (a full disk:
+ * creating the empty file needs no data block, its content does), the lock is
+ * removed again: left behind, it would block every rotation, and kleidi's own
+ * start, until it counts as stale.
+ */
+async function writePid(lock: string, fh: FileHandle): Promise<void> {
+  try {
+    await fh.writeFile(String(process.pid));
+    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(lock).catch(() => undefined);
+    throw new BackendUnavailableError(`cannot lock the keyring (${lock}): ${codeOf(err)}`, { cause: err });
+  }
 }

@@ -18,6 +18,8 @@ export type VaultAuthMethod = VaultAuthSettings['method'];
 /** Obtains a token. Both methods reject with a KmsError only. */
 export interface VaultAuth {
   readonly method: VaultAuthMethod;
+  /** The files a login reads: when one changes, an operator has replaced the credential. */
+  readonly credentialFiles: readonly string[];
   /** Reads the credential files without contacting Vault, so a broken setup fails at startup. */
   preflight(): Promise<void>;
   login(signal: AbortSignal): Promise<VaultToken>;
@@ -36,6 +38,7 @@ export function createAuth(settings: VaultAuthSettings, client: VaultTransitClie
     case 'token':
       return {
         method: 'token',
+        credentialFiles: settings.tokenFile ? [settings.tokenFile] : [],
         preflight: async () => void (await tokenFrom(settings)),
         login: (signal) => tokenLogin(settings, client, signal),
       };
@@ -46,6 +49,7 @@ export function createAuth(settings: VaultAuthSettings, client: VaultTransitClie
       });
       return {
         method: 'approle',
+        credentialFiles: [settings.roleIdFile, settings.secretIdFile],
         preflight: async () => void (await read()),
         login: async (signal) => login(`auth/${settings.mount}/login`, await read(), signal, 'AppRole login'),
       };
@@ -54,6 +58,7 @@ export function createAuth(settings: VaultAuthSettings, client: VaultTransitClie
       const read = () => readPlainFile(settings.jwtFile, 'service-account token');
       return {
         method: 'kubernetes',
+        credentialFiles: [settings.jwtFile],
         preflight: async () => void (await read()),
         // The mount is always explicit: node-vault's kubernetesLogin() posts to /v1/auth//login
         // when it is omitted (nodevault/node-vault#300), and kleidi uses a generic write anyway.
@@ -63,6 +68,7 @@ export function createAuth(settings: VaultAuthSettings, client: VaultTransitClie
     case 'cert':
       return {
         method: 'cert',
+        credentialFiles: [],
         preflight: () => Promise.resolve(), // the client already read the certificate and key
         login: async (signal) => {
           await client.reloadTls(); // a renewed client certificate is presented from now on

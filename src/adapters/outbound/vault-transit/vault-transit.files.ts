@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 
 /**
@@ -41,4 +41,21 @@ async function readTrimmed(path: string, what: string): Promise<string> {
   const value = text.trim();
   if (value.length === 0) throw new BackendMisconfiguredError(`the Vault ${what} file ${path} is empty`);
   return value;
+}
+
+/**
+ * A cheap fingerprint of credential files (inode, size, mtime, ctime): it
+ * changes when an operator writes or replaces one, so a login that backoff
+ * would otherwise delay can be tried at once. Never reads the contents.
+ */
+export async function filesStamp(paths: readonly string[]): Promise<string> {
+  const parts = await Promise.all(
+    paths.map((p) =>
+      lstat(p).then(
+        (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
+        () => 'missing',
+      ),
+    ),
+  );
+  return parts.join('|');
 }

@@ -28,7 +28,10 @@ export class VaultSession {
    * answer only the caller can interpret (a transit 400), a VaultCallFailure.
    */
   async call(req: Omit<VaultRequest, 'token'>, signal: AbortSignal): Promise<unknown> {
-    if (this.denied && this.clock.now() < this.deniedUntil) throw this.denied;
+    // Quiet period after a denial, unless an operator has replaced the credential meanwhile.
+    if (this.denied && this.clock.now() < this.deniedUntil && !(await this.renewer.credentialsChanged())) {
+      throw this.denied;
+    }
     const token = await this.renewer.token(signal);
     try {
       return this.succeeded(await this.client.send({ ...req, token }, signal), token);

@@ -5,6 +5,7 @@ import type { VaultAuth } from './vault-transit.auth.js';
 import type { VaultTransitClient } from './vault-transit.client.js';
 import { classifyFailure, isPermissionDenied, toKmsError } from './vault-transit.errors.js';
 import { parseAuth } from './vault-transit.responses.js';
+import { filesStamp } from './vault-transit.files.js';
 import { expiry, type HeldToken, type RenewerOptions, type VaultTokenState } from './vault-transit.token.js';
 
 /**
@@ -23,6 +24,8 @@ export class VaultTokenRenewer {
   private logins = 0;
   private renewals = 0;
   private closed = false;
+  /** filesStamp() of the credential files when the last login read them. */
+  private stampAtLogin: string | undefined;
 
   constructor(
     private readonly auth: VaultAuth,
@@ -50,12 +53,22 @@ export class VaultTokenRenewer {
     const h = this.held;
     if (h && h.token.token !== stale) return h.token.token;
     if (this.loginInFlight) return this.loginInFlight;
-    if (!h?.proven && this.clock.now() < this.gateUntil) {
+    if (!h?.proven && this.clock.now() < this.gateUntil && !(await this.credentialsChanged())) {
       this.problems++;
       return undefined;
     }
     this.held = undefined;
     return this.login(signal, true);
+  }
+
+  /**
+   * Whether an operator changed a credential file since the last login read
+   * it. A replaced token or secret_id is then tried at once instead of after
+   * the backoff (up to maxBackoffMs), so recovery does not wait on a timer.
+   */
+  async credentialsChanged(): Promise<boolean> {
+    if (this.auth.credentialFiles.length === 0 || this.stampAtLogin === undefined) return false;
+    return (await filesStamp(this.auth.credentialFiles)) !== this.stampAtLogin;
   }
 
   /** An authenticated call with `token` succeeded: credential and policy work, so backoff starts over. */
@@ -83,11 +96,12 @@ export class VaultTokenRenewer {
     this.held = undefined;
   }
 
-  private login(signal: AbortSignal, replacingProven = false): Promise<string> {
+  private async login(signal: AbortSignal, replacingProven = false): Promise<string> {
     if (this.loginInFlight) return this.loginInFlight;
-    if (!replacingProven && this.clock.now() < this.gateUntil) {
-      return Promise.reject(this.lastError ?? new BackendUnavailableError('waiting before logging in to Vault again'));
+    if (!replacingProven && this.clock.now() < this.gateUntil && !(await this.credentialsChanged())) {
+      throw this.lastError ?? new BackendUnavailableError('waiting before logging in to Vault again');
     }
+    if (this.loginInFlight) return this.loginInFlight; // another caller started one while we checked
     this.gateUntil = this.clock.now() + Math.min(this.opts.maxBackoffMs, this.opts.minBackoffMs * 2 ** this.problems);
     this.loginInFlight = this.doLogin(signal).finally(() => (this.loginInFlight = undefined));
     return this.loginInFlight;
@@ -96,6 +110,7 @@ export class VaultTokenRenewer {
   private async doLogin(signal: AbortSignal): Promise<string> {
     this.logins++;
     try {
+      this.stampAtLogin = await filesStamp(this.auth.credentialFiles);
       const token = await this.auth.login(signal);
       const now = this.clock.now();
       this.held = { token, proven: false, firstTtl: token.ttlSeconds, expiresAt: expiry(now, token) };
