@@ -7,7 +7,8 @@
 # src/composition/backends/index.ts.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-port="${KLEIDI_VAULT_DEV_PORT:-18200}"
+# A free loopback port unless one is given: another Vault (a benchmark, a developer's) may hold 18200.
+port="${KLEIDI_VAULT_DEV_PORT:-$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")}"
 dir="$(mktemp -d "${TMPDIR:-/tmp}/kleidi-conf-vault.XXXXXX")"
 
 KLEIDI_VAULT_DEV_DIR="$dir" bash "$root/scripts/vault-dev.sh" "$port" >"$dir/vault-dev.out" 2>&1 &

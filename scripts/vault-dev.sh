@@ -14,6 +14,11 @@ bin="$(bash "$root/scripts/setup-vault-server.sh" | tail -1)"
 port="${1:-8200}"
 dir="${KLEIDI_VAULT_DEV_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/kleidi-vault-dev.XXXXXX")}"
 export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN=root
+# Refuse a taken port: `vault status` below would otherwise talk to whatever server holds it.
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  echo "vault-dev: 127.0.0.1:$port is already in use; pass another port" >&2
+  exit 1
+fi
 
 HOME="$dir" "$bin" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" \
   -dev-no-store-token >"$dir/server.log" 2>&1 &
