@@ -30,13 +30,12 @@ const DEFECTS = [
     'reports (`process.report`, `--report-on-signal`/`--report-on-fatalerror`) and would be inherited by any child process. ' +
     'The composition now gets a private copy and the secret variables are deleted from `process.env`. `/proc/<pid>/environ` ' +
     'cannot be changed this way (see security-checks.md). Test: the KLEIDI_PKCS11_PIN check above (it failed before the fix).',
-  '**Open — the vault adapter re-reads a replaced token file only at its next backoff step** (`src/adapters/outbound/vault-transit`, ' +
-    'not changed here: another engineer is finishing that adapter). After a credential failure, calls fail fast for a backoff ' +
-    'of 1 s doubling to 60 s; a token file written by the operator meanwhile is used only when that backoff ends: after a 20 s ' +
-    'revocation kleidi was healthy 11.0 s after the new token was written, after longer outages it can take up to 60 s. ' +
-    'Proposed fix: as the PKCS#11 PIN latch does (`pinSourceStamp`), compare the credential file\'s stamp (inode, size, mtime, ' +
-    'ctime) on each call during the backoff and log in again at once when it changed. Test: "token revoked for 20 s; then the ' +
-    'operator writes a new token file" in `test/reliability/30-vault.campaign.ts` (✗ above until the adapter is fixed).',
+  '**Fixed — the vault adapter re-read a replaced token file only at its next backoff step** (`src/adapters/outbound/vault-transit`). ' +
+    'After a credential failure, calls failed fast for a backoff of 1 s doubling to 60 s, and a token file written by the operator ' +
+    'meanwhile was used only when that backoff ended (11.0 s after a 20 s revocation, up to 60 s after longer ones). The renewer ' +
+    'and the session now compare the credential files\' stamp (inode, size, mtime, ctime) during the backoff and log in again at ' +
+    'once when it changed. Test: "token revoked for 20 s; then the operator writes a new token file" in ' +
+    '`test/reliability/30-vault.campaign.ts` (11.0 s before the fix).',
 ];
 if (!runDir || !outFile) {
   console.error('usage: reliability-report.mjs <run dir> <output.md> [total ms] [mode]');
