@@ -33,21 +33,27 @@ type worker struct {
 	err  error
 }
 
+// dialTarget connects the apiserver's own client to the -attach socket, or to
+// the kleidi this harness starts when none is given (load, storm modes).
+func (s *suite) dialTarget(ctx context.Context) (kmsservice.Service, error) {
+	socket := strings.TrimPrefix(s.opts.attach, "unix://")
+	if socket == "" {
+		if err := s.ensureUp(); err != nil {
+			return nil, err
+		}
+		socket = s.primary.socket
+	}
+	return kmsv2.NewGRPCService(ctx, "unix://"+socket, providerName, s.opts.timeout)
+}
+
 // runLoad drives kleidi through the apiserver's own client (kmsv2.NewGRPCService:
 // WaitForReady, per-call timeout, metrics interceptor) with 32-byte seeds, the
 // size the apiserver sends. Each caller loops until the duration is over.
 func runLoad(s *suite) error {
 	o := s.opts
-	socket := strings.TrimPrefix(o.attach, "unix://")
-	if socket == "" {
-		if err := s.ensureUp(); err != nil {
-			return err
-		}
-		socket = s.primary.socket
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	svc, err := kmsv2.NewGRPCService(ctx, "unix://"+socket, providerName, o.timeout)
+	svc, err := s.dialTarget(ctx)
 	if err != nil {
 		return err
 	}

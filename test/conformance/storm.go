@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"k8s.io/apiserver/pkg/storage/value/encrypt/envelope/kmsv2"
 	kmsservice "k8s.io/kms/pkg/service"
 )
 
@@ -45,16 +43,9 @@ type stormReport struct {
 // decrypts every seed in the file at once and checks the bytes.
 func runStorm(s *suite) error {
 	o := s.opts
-	socket := strings.TrimPrefix(o.attach, "unix://")
-	if socket == "" {
-		if err := s.ensureUp(); err != nil {
-			return err
-		}
-		socket = s.primary.socket
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	svc, err := kmsv2.NewGRPCService(ctx, "unix://"+socket, providerName, o.timeout)
+	svc, err := s.dialTarget(ctx)
 	if err != nil {
 		return err
 	}
