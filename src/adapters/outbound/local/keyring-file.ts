@@ -3,6 +3,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
+import { stampOf } from '../shared/file-stamp.js';
 import { parseKeyringJson, serializeKeyring, type Keyring } from './keyring-format.js';
 
 /**
@@ -34,17 +35,13 @@ export async function readKeyring(path: string): Promise<{ keyring: Keyring; sta
   } catch (err) {
     throw new BackendMisconfiguredError(`cannot read keyring file ${path}: ${codeOf(err)}`, { cause: err });
   }
-  return { keyring: parseKeyringJson(text, path), stamp: fileStamp(st) };
+  return { keyring: parseKeyringJson(text, path), stamp: stampOf(st) };
 }
 
-/** Cheap change detector: a rename gives a new inode; an edit, chmod or chown a new ctime. */
-export function fileStamp(st: Stats): string {
-  return `${st.ino}:${st.size}:${st.ctimeMs}:${st.mode}`;
-}
-
+/** The keyring's stamp (lstat: the keyring must be a regular file, not a link), or undefined when missing. */
 export async function statStamp(path: string): Promise<string | undefined> {
   try {
-    return fileStamp(await lstat(path));
+    return stampOf(await lstat(path));
   } catch {
     return undefined;
   }

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { fileStamp } from '../shared/file-stamp.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 
 /**
@@ -62,11 +63,5 @@ function checked(pin: string, origin: string): string {
 
 /** A cheap identity of the PIN file, to notice an operator's fix without re-reading on every call. */
 export async function pinSourceStamp(source: PinSource): Promise<string> {
-  if (source.file === undefined) return 'env';
-  try {
-    const s = await stat(source.file);
-    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-  } catch {
-    return 'missing';
-  }
+  return source.file === undefined ? 'env' : fileStamp(source.file);
 }

@@ -1,4 +1,5 @@
-import { lstat, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { fileStamp } from '../shared/file-stamp.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 
 /**
@@ -44,18 +45,11 @@ async function readTrimmed(path: string, what: string): Promise<string> {
 }
 
 /**
- * A cheap fingerprint of credential files (inode, size, mtime, ctime): it
- * changes when an operator writes or replaces one, so a login that backoff
- * would otherwise delay can be tried at once. Never reads the contents.
+ * The stamps of the credential files (inode, size, mtime, ctime; links
+ * followed, so an updated Kubernetes Secret volume counts): they change when
+ * an operator writes or replaces one, so a login that backoff would otherwise
+ * delay can be tried at once. Never reads the contents.
  */
 export async function filesStamp(paths: readonly string[]): Promise<string> {
-  const parts = await Promise.all(
-    paths.map((p) =>
-      lstat(p).then(
-        (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
-        () => 'missing',
-      ),
-    ),
-  );
-  return parts.join('|');
+  return (await Promise.all(paths.map(fileStamp))).join('|');
 }
