@@ -79,9 +79,14 @@ async function versions(tools) {
   const pkg = async (p) => JSON.parse(await readFile(join(REPO, p), 'utf8')).version;
   const goMod = await readFile(join(REPO, 'test/conformance/go.mod'), 'utf8');
   const mod = (name) => new RegExp(`^\\s*${name.replace(/\./g, '\\.')} (v\\S+)`, 'm').exec(goMod)?.[1] ?? '?';
-  const out = async (cmd, args, opt) => (await run(cmd, args, opt).catch(() => ({ stdout: '' }))).stdout.trim().split('\n')[0] || '?';
+  const out = async (cmd, args, opt) =>
+    (await run(cmd, args, opt).catch(() => ({ stdout: '' }))).stdout.trim().split('\n')[0] || '?';
   const git = await out('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
-  const dirty = (await run('git', ['-C', REPO, 'status', '--porcelain', '--', 'src']).catch(() => ({ stdout: '' }))).stdout.trim() ? '+uncommitted src changes' : '';
+  const dirty = (
+    await run('git', ['-C', REPO, 'status', '--porcelain', '--', 'src']).catch(() => ({ stdout: '' }))
+  ).stdout.trim()
+    ? '+uncommitted src changes'
+    : '';
   return {
     kleidi: `${await pkg('package.json')} (${git}${dirty})`,
     node: process.version,
@@ -110,19 +115,27 @@ const LOOP_SAMPLE_MS = 10;
 async function scrapeLoop(target) {
   if (!target.metricsUrl) return undefined;
   const r = await httpCall(target.metricsUrl);
-  const g = (name) => Math.max(0, Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(r.text)?.[1]) * 1000 - LOOP_SAMPLE_MS);
+  const g = (name) =>
+    Math.max(0, Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(r.text)?.[1]) * 1000 - LOOP_SAMPLE_MS);
   return { p99: g('nodejs_eventloop_lag_p99_seconds'), max: g('nodejs_eventloop_lag_max_seconds') };
 }
 
 async function harnessLoad(tools, work, target, op, concurrency, durationMs) {
   return runJson(tools.harness, [
-    '-work-dir', join(work, 'harness'),
-    '-mode', 'load',
-    '-attach', `unix://${target.socket}`,
-    '-op', op,
-    '-concurrency', String(concurrency),
-    '-duration', `${durationMs}ms`,
-    '-backend', target.name,
+    '-work-dir',
+    join(work, 'harness'),
+    '-mode',
+    'load',
+    '-attach',
+    `unix://${target.socket}`,
+    '-op',
+    op,
+    '-concurrency',
+    String(concurrency),
+    '-duration',
+    `${durationMs}ms`,
+    '-backend',
+    target.name,
   ]);
 }
 
@@ -131,11 +144,25 @@ async function measure(ctx, target, op, concurrency, rep) {
   const { tools, work } = ctx;
   const load1 = loadAverage().one;
   if (target.kind === 'raw') {
-    const { json } = await runJson(process.execPath, [
-      target.script, '--op', op, '--concurrency', String(concurrency), '--duration-ms', String(opts.durationMs), ...target.args,
-    ], { env: target.env });
+    const { json } = await runJson(
+      process.execPath,
+      [
+        target.script,
+        '--op',
+        op,
+        '--concurrency',
+        String(concurrency),
+        '--duration-ms',
+        String(opts.durationMs),
+        ...target.args,
+      ],
+      { env: target.env },
+    );
     const s = json.ops[op];
-    return cell(target, op, concurrency, rep, s, { load1, cpu_us_per_op: s.count ? (json.cpu_s / s.count) * 1e6 : undefined });
+    return cell(target, op, concurrency, rep, s, {
+      load1,
+      cpu_us_per_op: s.count ? (json.cpu_s / s.count) * 1e6 : undefined,
+    });
   }
   const cpu0 = cpuSeconds(target.pid);
   await scrapeLoop(target);
@@ -182,8 +209,20 @@ async function warmUp(ctx, target) {
  */
 async function storm(ctx, target, fresh) {
   const file = join(ctx.work, `${target.name}.storm.json`);
-  const base = ['-work-dir', join(ctx.work, 'harness'), '-mode', 'storm', '-storm-file', file, '-seeds', String(opts.stormSeeds), '-backend', target.name];
-  const prepare = (await runJson(ctx.tools.harness, [...base, '-storm-prepare', '-attach', `unix://${target.socket}`])).json;
+  const base = [
+    '-work-dir',
+    join(ctx.work, 'harness'),
+    '-mode',
+    'storm',
+    '-storm-file',
+    file,
+    '-seeds',
+    String(opts.stormSeeds),
+    '-backend',
+    target.name,
+  ];
+  const prepare = (await runJson(ctx.tools.harness, [...base, '-storm-prepare', '-attach', `unix://${target.socket}`]))
+    .json;
   if (prepare.errors) return { prepare };
   const warms = [];
   const colds = [];
@@ -202,7 +241,11 @@ async function storm(ctx, target, fresh) {
   }
   const pick = (runs) => {
     const byWall = [...runs].sort((x, y) => (x.errors ? Infinity : x.wall_ms) - (y.errors ? Infinity : y.wall_ms));
-    return { ...byWall[Math.floor((byWall.length - 1) / 2)], wall_ms_samples: runs.map((r) => r.wall_ms), errors_total: runs.reduce((n, r) => n + r.errors, 0) };
+    return {
+      ...byWall[Math.floor((byWall.length - 1) / 2)],
+      wall_ms_samples: runs.map((r) => r.wall_ms),
+      errors_total: runs.reduce((n, r) => n + r.errors, 0),
+    };
   };
   const cold = pick(colds);
   cold.peak_rss_bytes = Math.max(...colds.map((c) => c.peak_rss_bytes));
@@ -214,9 +257,22 @@ async function startup(ctx, name, command, backend, env, stateDir) {
   const dir = join(ctx.work, `startup-${name}`);
   await mkdir(dir, { recursive: true });
   if (stateDir) await stateDir(join(dir, 'state'));
-  const { json } = await runJson(ctx.tools.harness, [
-    '-work-dir', dir, '-mode', 'startup', '-repeat', String(opts.startupRepeat), '-kleidi', command, '-backend', backend,
-  ], { env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KLEIDI_'))), ...env } });
+  const { json } = await runJson(
+    ctx.tools.harness,
+    [
+      '-work-dir',
+      dir,
+      '-mode',
+      'startup',
+      '-repeat',
+      String(opts.startupRepeat),
+      '-kleidi',
+      command,
+      '-backend',
+      backend,
+    ],
+    { env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KLEIDI_'))), ...env } },
+  );
   return json;
 }
 
@@ -237,14 +293,29 @@ function groupSpecs(ctx, name, setup, dir) {
     stateInit,
     env,
     start: (suffix = '') =>
-      startKleidi({ name: `${label}${suffix}`, backend: name, env, dir, socket: join(dir, `${`${label}${suffix}`.replace(/\W/g, '_')}.sock`), nodeArgs: opts.nodeArgs, main }),
+      startKleidi({
+        name: `${label}${suffix}`,
+        backend: name,
+        env,
+        dir,
+        socket: join(dir, `${`${label}${suffix}`.replace(/\W/g, '_')}.sock`),
+        nodeArgs: opts.nodeArgs,
+        main,
+      }),
   });
   const plain = (label, bin, args = []) => ({
     name: label,
     kind: 'grpc',
     command: [bin, ...args].join(' '),
     env: {},
-    start: (suffix = '') => startGoReference({ name: `${label}${suffix}`, bin, args, dir, socket: join(dir, `${`${label}${suffix}`.replace(/\W/g, '_')}.sock`) }),
+    start: (suffix = '') =>
+      startGoReference({
+        name: `${label}${suffix}`,
+        bin,
+        args,
+        dir,
+        socket: join(dir, `${`${label}${suffix}`.replace(/\W/g, '_')}.sock`),
+      }),
   });
   const raw = (label, script, extra = []) => ({
     name: label,
@@ -266,7 +337,12 @@ function groupSpecs(ctx, name, setup, dir) {
   }
   if (name === 'vault') {
     // The same requests through node-vault (axios), the client library the vault adapter is built on.
-    return { kleidi, abs, baseline: raw('raw-vault', 'vault.mjs'), references: [raw('raw-vault-node-vault', 'vault.mjs', ['--client', 'node-vault'])] };
+    return {
+      kleidi,
+      abs,
+      baseline: raw('raw-vault', 'vault.mjs'),
+      references: [raw('raw-vault-node-vault', 'vault.mjs', ['--client', 'node-vault'])],
+    };
   }
   return { kleidi, abs, baseline: raw(`raw-${name}`, `${name}.mjs`), references: [] };
 }
@@ -291,7 +367,8 @@ async function runGroup(ctx, name, setup) {
     cells: [],
   };
   try {
-    for (const spec of all) running.push(spec.kind === 'grpc' ? Object.assign(await spec.start(), { spec }) : { ...spec, spec });
+    for (const spec of all)
+      running.push(spec.kind === 'grpc' ? Object.assign(await spec.start(), { spec }) : { ...spec, spec });
     log(`${name}: warming up`);
     for (const t of running) await warmUp(ctx, t);
     for (let rep = 0; rep < opts.reps; rep++) {
@@ -301,7 +378,9 @@ async function runGroup(ctx, name, setup) {
           for (const t of order) {
             const x = await measure(ctx, t, op, c, rep);
             result.cells.push(x);
-            log(`${name} rep ${rep + 1}/${opts.reps} ${op}@${c} ${t.name}: ${Math.round(x.throughput_per_s)}/s p99 ${x.p99_ms} ms${x.errors ? ` ERRORS ${x.errors}: ${x.first_error}` : ''} (load ${x.load1})`);
+            log(
+              `${name} rep ${rep + 1}/${opts.reps} ${op}@${c} ${t.name}: ${Math.round(x.throughput_per_s)}/s p99 ${x.p99_ms} ms${x.errors ? ` ERRORS ${x.errors}: ${x.first_error}` : ''} (load ${x.load1})`,
+            );
           }
         }
       }
@@ -326,9 +405,16 @@ async function runGroup(ctx, name, setup) {
   }
   result.summary = summarise(result.cells);
   result.ratios = ratios(result.cells, specs.kleidi.name, specs.baseline.name);
-  if (specs.abs.length) result.ab_ratios = Object.fromEntries(specs.abs.map((ab) => [ab.name, ratios(result.cells, specs.kleidi.name, ab.name)]));
-  result.reference_ratios = Object.fromEntries(specs.references.map((r) => [r.name, ratios(result.cells, specs.kleidi.name, r.name)]));
-  const at64 = OPS.map((op) => result.summary[specs.kleidi.name]?.[op]?.[Math.max(...opts.concurrency)]?.loop_p99_ms).filter((x) => x !== undefined);
+  if (specs.abs.length)
+    result.ab_ratios = Object.fromEntries(
+      specs.abs.map((ab) => [ab.name, ratios(result.cells, specs.kleidi.name, ab.name)]),
+    );
+  result.reference_ratios = Object.fromEntries(
+    specs.references.map((r) => [r.name, ratios(result.cells, specs.kleidi.name, r.name)]),
+  );
+  const at64 = OPS.map(
+    (op) => result.summary[specs.kleidi.name]?.[op]?.[Math.max(...opts.concurrency)]?.loop_p99_ms,
+  ).filter((x) => x !== undefined);
   if (at64.length) result.event_loop_p99_ms = Math.max(...at64);
   return result;
 }
@@ -358,7 +444,16 @@ async function main() {
     started_at: started.toISOString(),
     machine: await machine(),
     versions: await versions(tools),
-    settings: { duration_ms: opts.durationMs, reps: opts.reps, concurrency: opts.concurrency, warmup_ms: opts.warmupMs, startup_repeat: opts.startupRepeat, storm_seeds: opts.stormSeeds, storm_reps: opts.stormReps, node_args: opts.nodeArgs },
+    settings: {
+      duration_ms: opts.durationMs,
+      reps: opts.reps,
+      concurrency: opts.concurrency,
+      warmup_ms: opts.warmupMs,
+      startup_repeat: opts.startupRepeat,
+      storm_seeds: opts.stormSeeds,
+      storm_reps: opts.stormReps,
+      node_args: opts.nodeArgs,
+    },
     backends: {},
   };
   const registered = await registeredBackends();

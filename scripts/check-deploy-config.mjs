@@ -21,7 +21,8 @@ function containerEnv(spec) {
   const c = spec.containers.find((x) => x.name === 'kleidi');
   const env = {};
   for (const e of c?.env ?? []) {
-    if (e.name.startsWith('KLEIDI_') && typeof e.value === 'string') env[e.name] = e.value.replace('$(POD_IP)', '10.0.0.10');
+    if (e.name.startsWith('KLEIDI_') && typeof e.value === 'string')
+      env[e.name] = e.value.replace('$(POD_IP)', '10.0.0.10');
   }
   return env;
 }
@@ -51,20 +52,29 @@ function podSpecs(docs) {
   return docs.flatMap((d) => (d?.kind === 'Pod' ? [d.spec] : d?.kind === 'DaemonSet' ? [d.spec.template.spec] : []));
 }
 
-for (const rel of ['deploy/kubernetes/static-pod.yaml', 'deploy/kubernetes/daemonset.yaml', 'deploy/kind/kleidi-static-pod.yaml']) {
+for (const rel of [
+  'deploy/kubernetes/static-pod.yaml',
+  'deploy/kubernetes/daemonset.yaml',
+  'deploy/kind/kleidi-static-pod.yaml',
+]) {
   const docs = parseAllDocuments(readFileSync(join(repo, rel), 'utf8')).map((d) => d.toJS());
   for (const spec of podSpecs(docs)) check(rel, containerEnv(spec));
 }
 
 const unit = readFileSync(join(repo, 'deploy/systemd/kleidi.service'), 'utf8');
-const unitEnv = Object.fromEntries([...unit.matchAll(/^Environment=(KLEIDI_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+const unitEnv = Object.fromEntries(
+  [...unit.matchAll(/^Environment=(KLEIDI_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]),
+);
 check('deploy/systemd/kleidi.service', unitEnv);
 
 if (rendered) {
-  for (const f of readdirSync(rendered).filter((n) => n.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(rendered)
+    .filter((n) => n.endsWith('.yaml'))
+    .sort()) {
     const docs = parseAllDocuments(readFileSync(join(rendered, f), 'utf8')).map((d) => d.toJS());
     const configText = docs.find((d) => d?.kind === 'ConfigMap')?.data?.['config.yaml'];
-    for (const spec of podSpecs(docs)) check(`deploy/helm/kleidi (${f.replace(/\.yaml$/, '')})`, containerEnv(spec), configText);
+    for (const spec of podSpecs(docs))
+      check(`deploy/helm/kleidi (${f.replace(/\.yaml$/, '')})`, containerEnv(spec), configText);
   }
 }
 rmSync(tmp, { recursive: true, force: true });

@@ -19,7 +19,7 @@ const DEFECTS = [
     '`envelope-service.ts`, `src/composition/refresh-loop.ts`). Status learned of an outage only at the next periodic refresh ' +
     '(10 s by default, plus the probe), and after a failed refresh the next one came a full interval later: a SoftHSM token ' +
     'restored after a short outage showed healthy 16.0 s later (detection 5.7 s). Now a live call that fails with backend ' +
-    'trouble (unavailable, throttled, misconfigured, key unusable; not bad input or the caller\'s deadline) asks for an early ' +
+    "trouble (unavailable, throttled, misconfigured, key unusable; not bad input or the caller's deadline) asks for an early " +
     'probe, at most one a second, and an unhealthy backend is re-probed every second. Health itself is still decided by probes ' +
     'only. Tests: `test/unit/composition/refresh-loop.test.ts`, and every outage above.',
   '**Fixed — the PKCS#11 reconnect backoff made long outages recover slowly** (default `reconnectMaxMs` 30 s → 3 s, ' +
@@ -33,7 +33,7 @@ const DEFECTS = [
   '**Fixed — the vault adapter re-read a replaced token file only at its next backoff step** (`src/adapters/outbound/vault-transit`). ' +
     'After a credential failure, calls failed fast for a backoff of 1 s doubling to 60 s, and a token file written by the operator ' +
     'meanwhile was used only when that backoff ended (11.0 s after a 20 s revocation, up to 60 s after longer ones). The renewer ' +
-    'and the session now compare the credential files\' stamp (inode, size, mtime, ctime) during the backoff and log in again at ' +
+    "and the session now compare the credential files' stamp (inode, size, mtime, ctime) during the backoff and log in again at " +
     'once when it changed. Test: "token revoked for 20 s; then the operator writes a new token file" in ' +
     '`test/reliability/30-vault.campaign.ts` (11.0 s before the fix).',
 ];
@@ -43,22 +43,32 @@ if (!runDir || !outFile) {
 }
 const resultsFile = join(runDir, 'results.jsonl');
 const results = existsSync(resultsFile)
-  ? readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  ? readFileSync(resultsFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
   : [];
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 const of = (kind) => results.filter((r) => r.kind === kind);
 const sum = (xs, f) => xs.reduce((n, x) => n + (f(x) ?? 0), 0);
 const fmt = (n) => (n === undefined || n === null ? '—' : Number(n).toLocaleString('en-US'));
-const ms = (n) => (n === undefined || n === null ? '—' : n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
+const ms = (n) =>
+  n === undefined || n === null ? '—' : n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`;
 const codes = (o) =>
   Object.entries(o ?? {})
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${fmt(v)}`)
     .join(', ') || '—';
-const broken = (r) => Object.entries(r.invariants ?? {}).filter(([, ok]) => !ok).map(([k]) => k);
+const broken = (r) =>
+  Object.entries(r.invariants ?? {})
+    .filter(([, ok]) => !ok)
+    .map(([k]) => k);
 const okMark = (r) => (broken(r).length === 0 ? '✓' : `✗ ${broken(r).join('; ')}`);
-const esc = (s) => String(s ?? '').replaceAll('|', '\\|').replaceAll('\n', ' ');
+const esc = (s) =>
+  String(s ?? '')
+    .replaceAll('|', '\\|')
+    .replaceAll('\n', ' ');
 
 const faults = of('fault');
 const verifies = of('restart-verify');
@@ -75,7 +85,8 @@ const allInvariants = allChecks.flatMap((r) => Object.values(r.invariants));
 const failedChecks = allChecks.filter((r) => broken(r).length > 0);
 
 const journaled = sum(verifies, (v) => v.verify?.entries);
-const lostAfterRecovery = sum(faults, (f) => f.verify?.lost) + sum(rotateFaults, (f) => f.verify?.lost) + sum(races, (f) => f.verify?.lost);
+const lostAfterRecovery =
+  sum(faults, (f) => f.verify?.lost) + sum(rotateFaults, (f) => f.verify?.lost) + sum(races, (f) => f.verify?.lost);
 const lostAfterRestart = sum(verifies, (v) => v.verify?.lost);
 const wrong =
   sum(faults, (f) => (f.verify?.wrong ?? 0) + (f.calls?.wrong ?? 0)) +
@@ -84,18 +95,25 @@ const wrong =
   sum(races, (f) => (f.verify?.wrong ?? 0) + (f.calls?.wrong ?? 0)) +
   sum(fuzz, (f) => Object.values(f.byClass ?? {}).reduce((n, c) => n + c.wrong, 0));
 const loadCalls =
-  sum(faults, (f) => f.calls?.total) + sum(rotateFaults, (f) => (f.calls?.window?.calls ?? 0) + (f.calls?.outside?.calls ?? 0)) + sum(races, (f) => (f.calls?.window?.calls ?? 0) + (f.calls?.outside?.calls ?? 0));
+  sum(faults, (f) => f.calls?.total) +
+  sum(rotateFaults, (f) => (f.calls?.window?.calls ?? 0) + (f.calls?.outside?.calls ?? 0)) +
+  sum(races, (f) => (f.calls?.window?.calls ?? 0) + (f.calls?.outside?.calls ?? 0));
 const outsideFailures = sum(faults, (f) => f.calls?.outside?.failed);
 const outages = faults.filter((f) => f.outage);
 const detects = outages.map((f) => f.detectMs).filter((x) => x !== undefined);
-const recovers = outages.filter((f) => !f.name.startsWith('SIGKILL')).map((f) => f.recoverMs).filter((x) => x !== undefined);
+const recovers = outages
+  .filter((f) => !f.name.startsWith('SIGKILL'))
+  .map((f) => f.recoverMs)
+  .filter((x) => x !== undefined);
 const backends = [...new Set(faults.map((f) => f.backend))];
 
 const L = [];
 const p = (s = '') => L.push(s);
 p('# Reliability and security campaign');
 p();
-p(`<!-- Generated by \`npm run test:reliability\` (scripts/reliability-report.mjs) from ${mode} run results. Do not edit by hand. -->`);
+p(
+  `<!-- Generated by \`npm run test:reliability\` (scripts/reliability-report.mjs) from ${mode} run results. Do not edit by hand. -->`,
+);
 p();
 p(
   `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run test:reliability\` (${mode} run${totalMs ? `, ${Math.round(Number(totalMs) / 1000)} s in total` : ''}), ` +
@@ -113,30 +131,46 @@ p('## Invariants');
 p();
 p('| Invariant | Result |');
 p('|---|---|');
-p(`| every Encrypt that returned OK decrypts to its original after recovery (0 lost) | ${fmt(lostAfterRecovery)} lost, checked after every fault |`);
-p(`| … and after a restart of kleidi | ${fmt(lostAfterRestart)} lost of ${fmt(journaled)} Encrypts journaled (${backends.join(', ') || 'no backend'}) |`);
-p(`| no Decrypt ever returns wrong bytes (0 wrong) | ${fmt(wrong)} wrong, over ${fmt(loadCalls)} load calls, every journal verification and the fuzz |`);
-p(`| health reports the outage within 10 s | ${detects.length ? `max ${ms(Math.max(...detects))} over ${detects.length} outages` : '—'} |`);
-p(`| requests during an outage fail inside their deadline with the documented code | ${fmt(sum(faults, (f) => f.calls?.window?.disallowed))} with another code, ${fmt(sum(faults, (f) => f.calls?.window?.late))} late; slowest failure ${ms(Math.max(0, ...faults.map((f) => f.calls?.window?.maxFailMs ?? 0)))} (deadline 3 s) |`);
-p(`| healthy within 5 s of the backend's return, without a restart | ${recovers.length ? `max ${ms(Math.max(...recovers))} over ${recovers.length} backend outages` : '—'}; kleidi restarted by a backend fault: ${faults.filter((f) => !f.name.startsWith('SIGKILL') && f.restarted).length} |`);
+p(
+  `| every Encrypt that returned OK decrypts to its original after recovery (0 lost) | ${fmt(lostAfterRecovery)} lost, checked after every fault |`,
+);
+p(
+  `| … and after a restart of kleidi | ${fmt(lostAfterRestart)} lost of ${fmt(journaled)} Encrypts journaled (${backends.join(', ') || 'no backend'}) |`,
+);
+p(
+  `| no Decrypt ever returns wrong bytes (0 wrong) | ${fmt(wrong)} wrong, over ${fmt(loadCalls)} load calls, every journal verification and the fuzz |`,
+);
+p(
+  `| health reports the outage within 10 s | ${detects.length ? `max ${ms(Math.max(...detects))} over ${detects.length} outages` : '—'} |`,
+);
+p(
+  `| requests during an outage fail inside their deadline with the documented code | ${fmt(sum(faults, (f) => f.calls?.window?.disallowed))} with another code, ${fmt(sum(faults, (f) => f.calls?.window?.late))} late; slowest failure ${ms(Math.max(0, ...faults.map((f) => f.calls?.window?.maxFailMs ?? 0)))} (deadline 3 s) |`,
+);
+p(
+  `| healthy within 5 s of the backend's return, without a restart | ${recovers.length ? `max ${ms(Math.max(...recovers))} over ${recovers.length} backend outages` : '—'}; kleidi restarted by a backend fault: ${faults.filter((f) => !f.name.startsWith('SIGKILL') && f.restarted).length} |`,
+);
 p(`| nothing fails before a fault or after recovery | ${fmt(outsideFailures)} failed calls outside fault windows |`);
 p(
   `| the keyring file is never corrupt | ${watches.length ? `${fmt(sum(watches, (w) => w.reads))} reads during the local campaign: ${fmt(sum(watches, (w) => w.corrupt))} corrupt, ${fmt(sum(watches, (w) => w.missing))} missing, ${fmt(sum(watches, (w) => w.badMode))} not 0600` : '—'} |`,
 );
-p(`| a failed rotation leaves the previous keyring intact | ${rotateFaults.filter((r) => r.invariants?.['previous keyring intact (byte-identical, parses, 0600)']).length} of ${rotateFaults.length} failed rotations; racing rotations: ${fmt(sum(races, (r) => r.successes))} of ${fmt(sum(races, (r) => r.rotations))} succeeded, each adding exactly one version |`);
+p(
+  `| a failed rotation leaves the previous keyring intact | ${rotateFaults.filter((r) => r.invariants?.['previous keyring intact (byte-identical, parses, 0600)']).length} of ${rotateFaults.length} failed rotations; racing rotations: ${fmt(sum(races, (r) => r.successes))} of ${fmt(sum(races, (r) => r.rotations))} succeeded, each adding exactly one version |`,
+);
 p();
 
 p('## Faults under load');
 p();
 p(
-  'Load: kube-apiserver\'s own KMSv2 client (`kmsv2.NewGRPCService`, k8s.io/apiserver v0.35.10; WaitForReady, 3 s deadline) ' +
+  "Load: kube-apiserver's own KMSv2 client (`kmsv2.NewGRPCService`, k8s.io/apiserver v0.35.10; WaitForReady, 3 s deadline) " +
     'in `test/reliability/loadgen`, 4 callers at 60 iterations/s: Encrypt a fresh 32-byte seed, Decrypt it, and every third ' +
     'iteration Decrypt a random earlier ciphertext (from every earlier fault of the backend). Health: Status every 250 ms. ' +
     '"Detect" counts from the moment the fault is complete to the first Status that is not `ok`; "recover" from the backend\'s ' +
     'return (for SIGKILL: from the restart) to the first `ok`. The window runs from injection to recovery + 1 s.',
 );
 p();
-p('| Backend | Fault | Round | Calls in window | Slowest failure | Detect | Recover | Verified after recovery | Invariants |');
+p(
+  '| Backend | Fault | Round | Calls in window | Slowest failure | Detect | Recover | Verified after recovery | Invariants |',
+);
 p('|---|---|---|---|---|---|---|---|---|');
 for (const f of faults) {
   p(
@@ -151,18 +185,20 @@ for (const f of faults) {
   const key = `${f.backend}|${f.name}`;
   if (seenNotes.has(key)) continue;
   seenNotes.add(key);
-  p(`- **${f.backend}, ${esc(f.name)}** — codes allowed: ${f.allowed.length ? f.allowed.join(', ') : 'none (must be absorbed)'}. ${esc(f.note).replace(/([^.])$/, '$1.')}${f.healthReport ? ` Status: \`${esc(f.healthReport).slice(0, 200)}\`` : ''}`);
+  p(
+    `- **${f.backend}, ${esc(f.name)}** — codes allowed: ${f.allowed.length ? f.allowed.join(', ') : 'none (must be absorbed)'}. ${esc(f.note).replace(/([^.])$/, '$1.')}${f.healthReport ? ` Status: \`${esc(f.healthReport).slice(0, 200)}\`` : ''}`,
+  );
 }
 p();
 p(
-  '**Which code, and why.** While kleidi runs, a backend outage is answered inside kleidi\'s own budgets, which are below the ' +
-    'apiserver\'s 3 s deadline: `UNAVAILABLE` for a backend that refuses, resets, is sealed or missing, answers 5xx, or does not ' +
-    'answer within kleidi\'s attempt budget (a black-holed or very slow Vault: about 2.5 s); `FAILED_PRECONDITION` when only an ' +
+  "**Which code, and why.** While kleidi runs, a backend outage is answered inside kleidi's own budgets, which are below the " +
+    "apiserver's 3 s deadline: `UNAVAILABLE` for a backend that refuses, resets, is sealed or missing, answers 5xx, or does not " +
+    "answer within kleidi's attempt budget (a black-holed or very slow Vault: about 2.5 s); `FAILED_PRECONDITION` when only an " +
     'operator can fix it (a revoked or expired static token, a refused PIN), and Status then returns that error so the apiserver ' +
-    'stops writing (kubernetes#138950). `DEADLINE_EXCEEDED` appears only when the caller\'s deadline comes first: the apiserver\'s ' +
+    "stops writing (kubernetes#138950). `DEADLINE_EXCEEDED` appears only when the caller's deadline comes first: the apiserver's " +
     'client dials with WaitForReady, so while kleidi itself is down (SIGKILL) new calls wait for the socket and end ' +
     '`DEADLINE_EXCEEDED` at 3 s if the restart takes longer; it would also appear if a backend budget were set above the ' +
-    'caller\'s timeout. Calls in flight when kleidi is killed fail `UNAVAILABLE` (connection reset).',
+    "caller's timeout. Calls in flight when kleidi is killed fail `UNAVAILABLE` (connection reset).",
 );
 p();
 p('After a clean restart (SIGTERM, start) every journal of the backend was decrypted again:');
@@ -170,7 +206,9 @@ p();
 p('| Backend | Encrypts journaled | Decrypted to the original | Lost | Wrong | Key versions | Invariants |');
 p('|---|---|---|---|---|---|---|');
 for (const v of verifies) {
-  p(`| ${v.backend} | ${fmt(v.verify?.entries)} | ${fmt(v.verify?.ok)} | ${fmt(v.verify?.lost)} | ${fmt(v.verify?.wrong)} | ${Object.keys(v.verify?.key_ids ?? {}).length} | ${okMark(v)} |`);
+  p(
+    `| ${v.backend} | ${fmt(v.verify?.entries)} | ${fmt(v.verify?.ok)} | ${fmt(v.verify?.lost)} | ${fmt(v.verify?.wrong)} | ${Object.keys(v.verify?.key_ids ?? {}).length} | ${okMark(v)} |`,
+  );
 }
 p();
 
@@ -214,7 +252,9 @@ if (fuzz.length) {
     p('| Input class | Sent | Codes received | Documented codes for the class | Off-contract | Wrong bytes |');
     p('|---|---|---|---|---|---|');
     for (const [cls, s] of classes) {
-      p(`| ${esc(cls)} | ${fmt(s.sent)} | ${codes(s.codes)} | ${s.expected.join(', ')} | ${fmt(s.unexpected)} | ${fmt(s.wrong)} |`);
+      p(
+        `| ${esc(cls)} | ${fmt(s.sent)} | ${codes(s.codes)} | ${s.expected.join(', ')} | ${fmt(s.unexpected)} | ${fmt(s.wrong)} |`,
+      );
     }
     p();
     const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
@@ -241,7 +281,11 @@ p();
 p('| Check | Result |');
 p('|---|---|');
 for (const s of security) {
-  const seen = s.seen ? ` Seen: ${Object.entries(s.seen).map(([k, v]) => `${k}: ${v}`).join('; ')}.` : '';
+  const seen = s.seen
+    ? ` Seen: ${Object.entries(s.seen)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')}.`
+    : '';
   const msg = s.message ? ` Message: \`${esc(s.message).slice(0, 240)}\`` : '';
   p(`| ${esc(s.name)} | ${okMark(s)}${esc(seen)}${msg}${s.finding ? ` **Finding:** ${esc(s.finding)}` : ''} |`);
 }
@@ -281,8 +325,10 @@ p('## How to run');
 p();
 p('```sh');
 p('npm run test:reliability                      # bounded (CI): one round of every fault, 100,000 fuzz requests');
-p('npm run test:reliability -- --soak 30m        # soak: repeats each backend\'s faults for its share of 30 min');
-p('npm run test:reliability -- --only local,fuzz # some campaign files: local, pkcs11, vault, fuzz, security, log-scan');
+p("npm run test:reliability -- --soak 30m        # soak: repeats each backend's faults for its share of 30 min");
+p(
+  'npm run test:reliability -- --only local,fuzz # some campaign files: local, pkcs11, vault, fuzz, security, log-scan',
+);
 p('npm run test:reliability -- --fuzz 20000      # another fuzz request count');
 p('```');
 p();

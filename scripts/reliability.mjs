@@ -40,7 +40,9 @@ for (let i = 0; i < args.length; i++) {
   else if (a.startsWith('--only')) only = value().split(',').filter(Boolean);
   else if (a.startsWith('--fuzz')) fuzz = Number(value());
   else if (a === '-h' || a === '--help') {
-    console.log('usage: npm run test:reliability -- [--soak 30m] [--only local,pkcs11,vault,fuzz,security,log-scan] [--fuzz N]');
+    console.log(
+      'usage: npm run test:reliability -- [--soak 30m] [--only local,pkcs11,vault,fuzz,security,log-scan] [--fuzz N]',
+    );
     process.exit(0);
   } else throw new Error(`unknown argument ${a}`);
 }
@@ -68,7 +70,9 @@ sh(node, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--out
 // dist/composition/version.js reads ../../package.json (kleidi's version).
 copyFileSync(join(repo, 'package.json'), join(dist, '../package.json'));
 step('build the load client (kube-apiserver KMSv2 client, Go)');
-sh('go', ['build', '-buildvcs=false', '-o', join(out, 'loadgen'), '.'], { cwd: join(repo, 'test/reliability/loadgen') });
+sh('go', ['build', '-buildvcs=false', '-o', join(out, 'loadgen'), '.'], {
+  cwd: join(repo, 'test/reliability/loadgen'),
+});
 
 step(`campaign${soakMs ? ` (soak ${Math.round(soakMs / 60000)} min)` : ' (bounded)'}`);
 const filters = only.map((o) => `${o}.campaign`);
@@ -84,7 +88,9 @@ const vitest = spawnSync(
       RELIABILITY_LOADGEN: join(out, 'loadgen'),
       RELIABILITY_DIST: dist,
       RELIABILITY_SOAK_MS: String(soakMs),
-      RELIABILITY_SOAK_BACKENDS: String(only.length ? only.filter((o) => ['local', 'pkcs11', 'vault'].includes(o)).length : 3),
+      RELIABILITY_SOAK_BACKENDS: String(
+        only.length ? only.filter((o) => ['local', 'pkcs11', 'vault'].includes(o)).length : 3,
+      ),
       RELIABILITY_FUZZ_REQUESTS: String(fuzz),
       RELIABILITY_STARTED_AT: String(t0),
     },
@@ -94,10 +100,20 @@ const vitest = spawnSync(
 step('report');
 const full = only.length === 0;
 const report = join(out, 'report.md');
-const r = spawnSync(node, ['scripts/reliability-report.mjs', out, report, String(Date.now() - t0), soakMs ? `soak ${Math.round(soakMs / 60000)} min` : 'bounded'], {
-  cwd: repo,
-  stdio: 'inherit',
-});
+const r = spawnSync(
+  node,
+  [
+    'scripts/reliability-report.mjs',
+    out,
+    report,
+    String(Date.now() - t0),
+    soakMs ? `soak ${Math.round(soakMs / 60000)} min` : 'bounded',
+  ],
+  {
+    cwd: repo,
+    stdio: 'inherit',
+  },
+);
 if (r.status === 0 && full && existsSync(report)) {
   copyFileSync(report, join(repo, 'docs/reliability.md'));
   console.log('reliability: wrote docs/reliability.md');

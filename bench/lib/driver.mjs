@@ -60,7 +60,8 @@ async function loop(concurrency, ms, call, rec) {
 
 function stats(lat, errs, elapsedS) {
   lat.sort((a, b) => a - b);
-  const pct = (q) => (lat.length === 0 ? 0 : round(lat[Math.max(0, Math.min(lat.length - 1, Math.ceil(q * lat.length) - 1))]));
+  const pct = (q) =>
+    lat.length === 0 ? 0 : round(lat[Math.max(0, Math.min(lat.length - 1, Math.ceil(q * lat.length) - 1))]);
   return {
     count: lat.length,
     errors: errs.n,

@@ -58,7 +58,8 @@ export function run(cmd, args, opts = {}) {
 export async function runJson(cmd, args, opts = {}) {
   const r = await run(cmd, args, opts);
   const start = r.stdout.indexOf('{');
-  if (start < 0) throw new Error(`${cmd} ${args.join(' ')} printed no JSON (exit ${r.code}): ${r.stderr.trim().slice(-800)}`);
+  if (start < 0)
+    throw new Error(`${cmd} ${args.join(' ')} printed no JSON (exit ${r.code}): ${r.stderr.trim().slice(-800)}`);
   const json = JSON.parse(r.stdout.slice(start));
   return { json, code: r.code, stderr: r.stderr };
 }
@@ -148,7 +149,8 @@ export async function waitFor(what, check, { limitMs = 30_000, everyMs = 50, ali
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`${what}: not ready after ${limitMs} ms${last ? ` (${last.message})` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`${what}: not ready after ${limitMs} ms${last ? ` (${last.message})` : ''}`);
     await sleep(everyMs);
   }
 }

@@ -171,7 +171,10 @@ export function goals(result) {
         if (per.length) {
           const worst = Math.max(...per.map(([, c]) => ((c.errors_total ?? c.errors) ? Infinity : c.wall_ms)));
           measured = per
-            .map(([n, c, w]) => `${n} ${fmt(c.wall_ms, 0)} ms fresh / ${fmt(w?.wall_ms, 0)} ms warm${c.errors ? ` (${c.errors} errors)` : ''}`)
+            .map(
+              ([n, c, w]) =>
+                `${n} ${fmt(c.wall_ms, 0)} ms fresh / ${fmt(w?.wall_ms, 0)} ms warm${c.errors ? ` (${c.errors} errors)` : ''}`,
+            )
             .join(', ');
           met = worst <= 1000;
         }
@@ -187,13 +190,22 @@ export function goals(result) {
 function table(header, rows, left = 3) {
   const all = [header, ...rows].map((r) => r.map((c) => String(c ?? '–')));
   const w = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((c, i) => (i < left ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd()).join('\n');
+  return all
+    .map((r) =>
+      r
+        .map((c, i) => (i < left ? c.padEnd(w[i]) : c.padStart(w[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The console report. */
 export function printReport(result, out = console.log) {
   const m = result.machine;
-  out(`\nkleidi benchmark (${result.kind}): ${m.nproc} CPUs ${m.cpu}, ${mb(m.memory_bytes)}, load average ${fmt(result.load_average.start.one)} → ${fmt(result.load_average.end.one)}`);
+  out(
+    `\nkleidi benchmark (${result.kind}): ${m.nproc} CPUs ${m.cpu}, ${mb(m.memory_bytes)}, load average ${fmt(result.load_average.start.one)} → ${fmt(result.load_average.end.one)}`,
+  );
   for (const [name, b] of Object.entries(result.backends)) {
     out(`\n== ${name}: ${b.status}`);
     if (b.status !== 'ok') continue;
@@ -203,27 +215,85 @@ export function printReport(result, out = console.log) {
         for (const target of [b.kleidi, ...(b.ab ?? []), b.baseline, ...(b.references ?? [])]) {
           const x = b.summary[target]?.[op]?.[c];
           if (!x) continue;
-          rows.push([target, op, c, fmt(x.throughput_per_s, 0), fmt(x.p50_ms), fmt(x.p99_ms), fmt(x.p999_ms), fmt(x.cpu_us_per_op, 0), fmt(x.loop_p99_ms), x.errors]);
+          rows.push([
+            target,
+            op,
+            c,
+            fmt(x.throughput_per_s, 0),
+            fmt(x.p50_ms),
+            fmt(x.p99_ms),
+            fmt(x.p999_ms),
+            fmt(x.cpu_us_per_op, 0),
+            fmt(x.loop_p99_ms),
+            x.errors,
+          ]);
         }
         const r = b.ratios[op]?.[c];
-        if (r) rows.push([`  kleidi ÷ ${b.baseline}`, op, c, `${fmt(r.throughput)}×`, '', `${fmt(r.p99)}×`, '', `${fmt(r.cpu_per_op)}×`, '', '']);
+        if (r)
+          rows.push([
+            `  kleidi ÷ ${b.baseline}`,
+            op,
+            c,
+            `${fmt(r.throughput)}×`,
+            '',
+            `${fmt(r.p99)}×`,
+            '',
+            `${fmt(r.cpu_per_op)}×`,
+            '',
+            '',
+          ]);
         for (const [name, byOp] of Object.entries({ ...(b.reference_ratios ?? {}), ...(b.ab_ratios ?? {}) })) {
           const a = byOp[op]?.[c];
-          if (a) rows.push([`  kleidi ÷ ${name}`, op, c, `${fmt(a.throughput)}×`, '', `${fmt(a.p99)}×`, '', `${fmt(a.cpu_per_op)}×`, '', '']);
+          if (a)
+            rows.push([
+              `  kleidi ÷ ${name}`,
+              op,
+              c,
+              `${fmt(a.throughput)}×`,
+              '',
+              `${fmt(a.p99)}×`,
+              '',
+              `${fmt(a.cpu_per_op)}×`,
+              '',
+              '',
+            ]);
         }
       }
     }
-    out(table(['target', 'op', 'callers', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'CPU µs/op', 'loop p99 ms', 'errors'], rows));
+    out(
+      table(
+        ['target', 'op', 'callers', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'CPU µs/op', 'loop p99 ms', 'errors'],
+        rows,
+      ),
+    );
     const st = b.startup ?? {};
-    out(`start to ready (median): ${Object.entries(st).map(([k, v]) => `${k} ${fmt(v.median_ms, 0)} ms`).join(', ') || '–'}`);
+    out(
+      `start to ready (median): ${
+        Object.entries(st)
+          .map(([k, v]) => `${k} ${fmt(v.median_ms, 0)} ms`)
+          .join(', ') || '–'
+      }`,
+    );
     const storm = b.storm ?? {};
     for (const [k, v] of Object.entries(storm)) {
-      out(`storm ${k}: fresh process ${fmt(v.cold?.wall_ms, 0)} ms (p99 ${fmt(v.cold?.latency_ms?.p99)} ms, errors ${v.cold?.errors ?? '–'}), warm ${fmt(v.warm?.wall_ms, 0)} ms (loop p99 ${fmt(v.warm?.loop_p99_ms)} ms)`);
+      out(
+        `storm ${k}: fresh process ${fmt(v.cold?.wall_ms, 0)} ms (p99 ${fmt(v.cold?.latency_ms?.p99)} ms, errors ${v.cold?.errors ?? '–'}), warm ${fmt(v.warm?.wall_ms, 0)} ms (loop p99 ${fmt(v.warm?.loop_p99_ms)} ms)`,
+      );
     }
-    out(`peak RSS: ${Object.entries(b.peak_rss_bytes ?? {}).map(([k, v]) => `${k} ${mb(v)}`).join(', ')}`);
+    out(
+      `peak RSS: ${Object.entries(b.peak_rss_bytes ?? {})
+        .map(([k, v]) => `${k} ${mb(v)}`)
+        .join(', ')}`,
+    );
   }
   out('\nGoals (issue 7; reported, not asserted):');
-  out(table(['measure', 'goal', 'met', 'measured'], result.goals.map((g) => [g.measure, g.goal, g.met === undefined ? '–' : g.met ? 'yes' : 'NO', g.measured]), 4));
+  out(
+    table(
+      ['measure', 'goal', 'met', 'measured'],
+      result.goals.map((g) => [g.measure, g.goal, g.met === undefined ? '–' : g.met ? 'yes' : 'NO', g.measured]),
+      4,
+    ),
+  );
 }
 
 /** The generated part of docs/benchmarks.md. */
@@ -231,7 +301,9 @@ export function markdown(result) {
   const m = result.machine;
   const v = result.versions;
   const L = [];
-  L.push(`Generated by \`npm run bench\` (${result.kind} run) on ${result.finished_at.slice(0, 10)}; raw figures in \`bench/results/${result.kind}.json\`.`);
+  L.push(
+    `Generated by \`npm run bench\` (${result.kind} run) on ${result.finished_at.slice(0, 10)}; raw figures in \`bench/results/${result.kind}.json\`.`,
+  );
   L.push('');
   L.push('### Machine and versions');
   L.push('');
@@ -240,15 +312,20 @@ export function markdown(result) {
   L.push(`| CPUs | ${m.nproc} × ${m.cpu} |`);
   L.push(`| memory | ${mb(m.memory_bytes)} |`);
   L.push(`| kernel | ${m.kernel} |`);
-  L.push(`| load average (1 min) | ${fmt(result.load_average.start.one)} at the start, ${fmt(result.load_average.end.one)} at the end, ${fmt(result.load_average.median_cell)} median over the runs (other engineers' builds and tests share the machine) |`);
+  L.push(
+    `| load average (1 min) | ${fmt(result.load_average.start.one)} at the start, ${fmt(result.load_average.end.one)} at the end, ${fmt(result.load_average.median_cell)} median over the runs (other engineers' builds and tests share the machine) |`,
+  );
   for (const [k, val] of Object.entries(v)) L.push(`| ${k} | ${val} |`);
-  L.push(`| settings | ${result.settings.duration_ms / 1000} s per run, ${result.settings.reps} interleaved repetitions (medians), ${result.settings.concurrency.join('/')} callers, ${result.settings.warmup_ms / 1000} s warm-up per server |`);
+  L.push(
+    `| settings | ${result.settings.duration_ms / 1000} s per run, ${result.settings.reps} interleaved repetitions (medians), ${result.settings.concurrency.join('/')} callers, ${result.settings.warmup_ms / 1000} s warm-up per server |`,
+  );
   L.push('');
   L.push('### Goals');
   L.push('');
   L.push('| Measure | Goal | Met | Measured |');
   L.push('|---|---|---|---|');
-  for (const g of result.goals) L.push(`| ${g.measure} | ${g.goal} | ${g.met === undefined ? '–' : g.met ? 'yes' : '**no**'} | ${g.measured} |`);
+  for (const g of result.goals)
+    L.push(`| ${g.measure} | ${g.goal} | ${g.met === undefined ? '–' : g.met ? 'yes' : '**no**'} | ${g.measured} |`);
   for (const [name, b] of Object.entries(result.backends)) {
     L.push('');
     L.push(`### Backend \`${name}\`${b.status === 'ok' ? ` (baseline: ${b.baseline})` : ''}`);
@@ -264,27 +341,45 @@ export function markdown(result) {
         for (const target of [b.kleidi, ...(b.ab ?? []), b.baseline, ...(b.references ?? [])]) {
           const x = b.summary[target]?.[op]?.[c];
           if (!x) continue;
-          L.push(`| ${target} | ${op} | ${c} | ${fmt(x.throughput_per_s, 0)} | ${fmt(x.p50_ms)} | ${fmt(x.p99_ms)} | ${fmt(x.p999_ms)} | ${fmt(x.cpu_us_per_op, 0)} | ${fmt(x.loop_p99_ms)} |${x.errors ? ` ${x.errors} errors` : ''}`);
+          L.push(
+            `| ${target} | ${op} | ${c} | ${fmt(x.throughput_per_s, 0)} | ${fmt(x.p50_ms)} | ${fmt(x.p99_ms)} | ${fmt(x.p999_ms)} | ${fmt(x.cpu_us_per_op, 0)} | ${fmt(x.loop_p99_ms)} |${x.errors ? ` ${x.errors} errors` : ''}`,
+          );
         }
         const r = b.ratios[op]?.[c];
-        if (r) L.push(`| *kleidi ÷ ${b.baseline}* | ${op} | ${c} | *${fmt(r.throughput)}×* | | *${fmt(r.p99)}×* | | *${fmt(r.cpu_per_op)}×* | |`);
+        if (r)
+          L.push(
+            `| *kleidi ÷ ${b.baseline}* | ${op} | ${c} | *${fmt(r.throughput)}×* | | *${fmt(r.p99)}×* | | *${fmt(r.cpu_per_op)}×* | |`,
+          );
         for (const [name, byOp] of Object.entries({ ...(b.reference_ratios ?? {}), ...(b.ab_ratios ?? {}) })) {
           const a = byOp[op]?.[c];
-          if (a) L.push(`| *kleidi ÷ ${name}* | ${op} | ${c} | *${fmt(a.throughput)}×* | | *${fmt(a.p99)}×* | | *${fmt(a.cpu_per_op)}×* | |`);
+          if (a)
+            L.push(
+              `| *kleidi ÷ ${name}* | ${op} | ${c} | *${fmt(a.throughput)}×* | | *${fmt(a.p99)}×* | | *${fmt(a.cpu_per_op)}×* | |`,
+            );
         }
       }
     }
     L.push('');
     const st = Object.entries(b.startup ?? {});
-    if (st.length) L.push(`Start to first healthy Status (median of ${st[0][1].repeat}): ${st.map(([k, x]) => `${k} ${fmt(x.median_ms, 0)} ms (socket at ${fmt(median(x.socket_ms), 0)} ms)`).join(', ')}.`);
+    if (st.length)
+      L.push(
+        `Start to first healthy Status (median of ${st[0][1].repeat}): ${st.map(([k, x]) => `${k} ${fmt(x.median_ms, 0)} ms (socket at ${fmt(median(x.socket_ms), 0)} ms)`).join(', ')}.`,
+      );
     for (const [k, x] of Object.entries(b.storm ?? {})) {
       L.push('');
-      const samples = (r) => (r?.wall_ms_samples?.length > 1 ? `; runs ${r.wall_ms_samples.map((w) => fmt(w, 0)).join(', ')} ms` : '');
+      const samples = (r) =>
+        r?.wall_ms_samples?.length > 1 ? `; runs ${r.wall_ms_samples.map((w) => fmt(w, 0)).join(', ')} ms` : '';
       const errs = (r) => ((r?.errors_total ?? r?.errors) ? `, ${r.errors_total ?? r.errors} failed calls` : '');
-      L.push(`Storm (${x.cold?.seeds ?? x.warm?.seeds} distinct seeds, all at once, median of ${x.cold?.wall_ms_samples?.length ?? 1}) on ${k}: fresh process ${fmt(x.cold?.wall_ms, 0)} ms (p99 ${fmt(x.cold?.latency_ms?.p99)} ms${errs(x.cold)}${samples(x.cold)}), warm process ${fmt(x.warm?.wall_ms, 0)} ms (p99 ${fmt(x.warm?.latency_ms?.p99)} ms${x.warm?.loop_p99_ms !== undefined ? `, event-loop p99 ${fmt(x.warm.loop_p99_ms)} ms` : ''}${errs(x.warm)}${samples(x.warm)}).`);
+      L.push(
+        `Storm (${x.cold?.seeds ?? x.warm?.seeds} distinct seeds, all at once, median of ${x.cold?.wall_ms_samples?.length ?? 1}) on ${k}: fresh process ${fmt(x.cold?.wall_ms, 0)} ms (p99 ${fmt(x.cold?.latency_ms?.p99)} ms${errs(x.cold)}${samples(x.cold)}), warm process ${fmt(x.warm?.wall_ms, 0)} ms (p99 ${fmt(x.warm?.latency_ms?.p99)} ms${x.warm?.loop_p99_ms !== undefined ? `, event-loop p99 ${fmt(x.warm.loop_p99_ms)} ms` : ''}${errs(x.warm)}${samples(x.warm)}).`,
+      );
     }
     L.push('');
-    L.push(`Peak RSS (VmHWM): ${Object.entries(b.peak_rss_bytes ?? {}).map(([k, x]) => `${k} ${mb(x)}`).join(', ')}.`);
+    L.push(
+      `Peak RSS (VmHWM): ${Object.entries(b.peak_rss_bytes ?? {})
+        .map(([k, x]) => `${k} ${mb(x)}`)
+        .join(', ')}.`,
+    );
   }
   return L.join('\n');
 }

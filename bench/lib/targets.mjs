@@ -103,7 +103,9 @@ export function abMain(name) {
 /** Creates the local keyring before anything is timed (serve would create it on first start). */
 export async function initLocal(stateDir) {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const r = await run(process.execPath, [KLEIDI_MAIN, 'init', '--backend', 'local', '--state-dir', stateDir], { env: baseEnv() });
+  const r = await run(process.execPath, [KLEIDI_MAIN, 'init', '--backend', 'local', '--state-dir', stateDir], {
+    env: baseEnv(),
+  });
   if (r.code !== 0) throw new Error(`kleidi init (local) failed: ${r.stderr || r.stdout}`);
 }
 
@@ -113,7 +115,8 @@ export async function initLocal(stateDir) {
  * `{ skip }` when SoftHSM is not installed.
  */
 export async function setUpSoftHsm(dir) {
-  if (!exists(SOFTHSM_MODULE)) return { skip: `SoftHSM2 module ${SOFTHSM_MODULE} not found (scripts/setup-softhsm.sh)` };
+  if (!exists(SOFTHSM_MODULE))
+    return { skip: `SoftHSM2 module ${SOFTHSM_MODULE} not found (scripts/setup-softhsm.sh)` };
   const tokens = join(dir, 'tokens');
   await mkdir(tokens, { recursive: true, mode: 0o700 });
   const conf = join(dir, 'softhsm2.conf');
@@ -123,20 +126,39 @@ export async function setUpSoftHsm(dir) {
   await chmod(pinFile, 0o600);
   const label = 'kleidi-bench';
   // Benchmark-only PINs on argv; production PINs never go there.
-  const init = await run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '0000', '--pin', '1234'], {
-    env: baseEnv({ SOFTHSM2_CONF: conf }),
-  });
+  const init = await run(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', label, '--so-pin', '0000', '--pin', '1234'],
+    {
+      env: baseEnv({ SOFTHSM2_CONF: conf }),
+    },
+  );
   if (init.code !== 0) return { skip: `softhsm2-util --init-token failed: ${init.stderr.trim()}` };
   const env = { SOFTHSM2_CONF: conf, KLEIDI_PKCS11_TOKEN_LABEL: label, KLEIDI_PKCS11_PIN_FILE: pinFile };
-  const kinit = await run(process.execPath, [KLEIDI_MAIN, 'init', '--backend', 'pkcs11', '--state-dir', join(dir, 'state')], {
-    env: baseEnv(env),
-  });
+  const kinit = await run(
+    process.execPath,
+    [KLEIDI_MAIN, 'init', '--backend', 'pkcs11', '--state-dir', join(dir, 'state')],
+    {
+      env: baseEnv(env),
+    },
+  );
   if (kinit.code !== 0) throw new Error(`kleidi init (pkcs11) failed: ${kinit.stderr || kinit.stdout}`);
   const poolSize = await pkcs11PoolSize();
   return {
     env,
     poolSize,
-    rawArgs: ['--module', SOFTHSM_MODULE, '--token-label', label, '--pin-file', pinFile, '--key-label', 'kleidi-kek', '--pool', String(poolSize)],
+    rawArgs: [
+      '--module',
+      SOFTHSM_MODULE,
+      '--token-label',
+      label,
+      '--pin-file',
+      pinFile,
+      '--key-label',
+      'kleidi-kek',
+      '--pool',
+      String(poolSize),
+    ],
   };
 }
 

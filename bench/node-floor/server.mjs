@@ -56,7 +56,8 @@ const handlers = {
   },
   decrypt: (req) => {
     const a = req.annotations[ANNOTATION];
-    if (req.keyId !== KEY_ID || !a || a.length !== 1 || a[0] !== 0x31) throw Object.assign(new Error('bad request'), { code: grpc.status.INVALID_ARGUMENT });
+    if (req.keyId !== KEY_ID || !a || a.length !== 1 || a[0] !== 0x31)
+      throw Object.assign(new Error('bad request'), { code: grpc.status.INVALID_ARGUMENT });
     const ct = req.ciphertext;
     const d = createDecipheriv('aes-256-gcm', key, ct.subarray(0, 12));
     d.setAAD(AAD);

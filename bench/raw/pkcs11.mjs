@@ -54,7 +54,12 @@ try {
   };
   const call = op === 'encrypt' ? () => pool.use(encrypt) : () => pool.use(decrypt);
   const report = await closedLoop(
-    { op, concurrency: Number(f.concurrency ?? 1), durationMs: Number(f['duration-ms'] ?? 5000), warmupMs: Number(f['warmup-ms'] ?? 300) },
+    {
+      op,
+      concurrency: Number(f.concurrency ?? 1),
+      durationMs: Number(f['duration-ms'] ?? 5000),
+      warmupMs: Number(f['warmup-ms'] ?? 300),
+    },
     call,
   );
   process.stdout.write(`${JSON.stringify({ ...report, backend: 'raw-pkcs11', pool: size }, null, 2)}\n`);

@@ -28,7 +28,9 @@ const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const ad = Buffer.alloc(40, 7).toString('base64');
 
 const viaNodeVault = f.client === 'node-vault';
-const nodeVault = viaNodeVault ? (await import('node-vault')).default({ endpoint: address.origin, apiVersion: 'v1', token }) : undefined;
+const nodeVault = viaNodeVault
+  ? (await import('node-vault')).default({ endpoint: address.origin, apiVersion: 'v1', token })
+  : undefined;
 
 function post(path, body) {
   if (nodeVault) return nodeVault.write(path.replace(/^\/v1\//, ''), body, { httpAgent: agent }).then((r) => r.data);
@@ -41,7 +43,11 @@ function post(path, body) {
         method: 'POST',
         path,
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-vault-token': token },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+          'x-vault-token': token,
+        },
       },
       (res) => {
         const chunks = [];
@@ -59,7 +65,8 @@ function post(path, body) {
   });
 }
 
-const encrypt = (plain) => post(`${base}/encrypt/${key}`, { plaintext: plain.toString('base64'), key_version: 1, associated_data: ad });
+const encrypt = (plain) =>
+  post(`${base}/encrypt/${key}`, { plaintext: plain.toString('base64'), key_version: 1, associated_data: ad });
 const seed = randomBytes(32);
 const { ciphertext } = await encrypt(seed);
 const decrypt = async () => {
@@ -72,4 +79,6 @@ const report = await closedLoop(
   call,
 );
 agent.destroy();
-process.stdout.write(`${JSON.stringify({ ...report, backend: viaNodeVault ? 'raw-vault (node-vault)' : 'raw-vault' }, null, 2)}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ...report, backend: viaNodeVault ? 'raw-vault (node-vault)' : 'raw-vault' }, null, 2)}\n`,
+);

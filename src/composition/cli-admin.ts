@@ -11,7 +11,10 @@ type AdminCommand = 'init' | 'rotate' | 'keys';
  * KeyAdmin port. Output is JSON on stdout; it never contains key material.
  */
 export async function runAdmin(cmd: AdminCommand, config: Config, env: NodeJS.ProcessEnv): Promise<number> {
-  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
+  const logger = createLogger({
+    level: config.logLevel === 'info' ? 'warn' : config.logLevel,
+    destination: process.stderr,
+  });
   const container = buildContainer({ config, logger, env });
   try {
     const admin = await container.getAsync(TOKENS.KeyAdmin);

@@ -41,7 +41,12 @@ export async function runDecrypt(socket: string, timeout: string): Promise<numbe
   );
   return call(socket, timeout, async (client, timeoutMs) => {
     const r = await client.decrypt(
-      { ciphertext: Buffer.from(input.ciphertext ?? '', 'base64'), keyId: input.keyId ?? '', annotations, uid: crypto.randomUUID() },
+      {
+        ciphertext: Buffer.from(input.ciphertext ?? '', 'base64'),
+        keyId: input.keyId ?? '',
+        annotations,
+        uid: crypto.randomUUID(),
+      },
       { timeoutMs },
     );
     process.stdout.write(r.plaintext);

@@ -38,16 +38,19 @@ export async function runServe(config: Config, env: NodeJS.ProcessEnv): Promise<
       }
       signalled = true;
       logger.info({ signal }, 'signal received');
-      running.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      ).finally(() => {
-        clearInterval(keepAlive);
-        logger.flush();
-      });
+      running
+        .stop()
+        .then(
+          () => resolve(0),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            resolve(1);
+          },
+        )
+        .finally(() => {
+          clearInterval(keepAlive);
+          logger.flush();
+        });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

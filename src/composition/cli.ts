@@ -22,7 +22,9 @@ export function buildCli(env: NodeJS.ProcessEnv, exit: (code: number) => void): 
     .exitOverride();
   const config = (opts: Raw) => loadConfig(opts, env);
 
-  withConfigFlags(program.command('serve', { isDefault: true }).description('serve KMSv2 on a Unix socket (the default command)'))
+  withConfigFlags(
+    program.command('serve', { isDefault: true }).description('serve KMSv2 on a Unix socket (the default command)'),
+  )
     .option('--socket <endpoint>', 'unix:///path.sock, unix:///@abstract or a path')
     .option('--socket-mode <mode>', 'socket file mode (default 0600)')
     .option('--socket-group <group>', 'group name or gid for the socket')
@@ -41,7 +43,8 @@ export function buildCli(env: NodeJS.ProcessEnv, exit: (code: number) => void): 
     );
   }
 
-  const socketOpt = () => new Option('--socket <endpoint>', 'the plugin socket').env('KLEIDI_SOCKET').makeOptionMandatory();
+  const socketOpt = () =>
+    new Option('--socket <endpoint>', 'the plugin socket').env('KLEIDI_SOCKET').makeOptionMandatory();
   const timeoutOpt = () => new Option('--timeout <duration>', 'call deadline').default('3s');
   program
     .command('status')
@@ -90,5 +93,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
 }
 
 function isCommanderExit(err: unknown): err is { exitCode: number } {
-  return typeof err === 'object' && err !== null && 'exitCode' in err && typeof err.exitCode === 'number' && 'code' in err;
+  return (
+    typeof err === 'object' && err !== null && 'exitCode' in err && typeof err.exitCode === 'number' && 'code' in err
+  );
 }

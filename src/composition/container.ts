@@ -36,7 +36,12 @@ export function buildContainer(deps: ContainerDeps): Container {
   c.bind(TOKENS.Clock).toConstantValue(deps.clock ?? systemClock);
   c.bind(TOKENS.Backend).toConstantValue(backend);
   c.bind(TOKENS.BackendContext).toResolvedValue(
-    (log: Logger, clock: Clock) => ({ logger: log.child({ backend: backend.name }), clock, stateDir: config.stateDir, env }),
+    (log: Logger, clock: Clock) => ({
+      logger: log.child({ backend: backend.name }),
+      clock,
+      stateDir: config.stateDir,
+      env,
+    }),
     [TOKENS.Logger, TOKENS.Clock],
   );
   c.bind(TOKENS.KeyWrapper)

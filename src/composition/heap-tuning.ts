@@ -22,7 +22,9 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const HEAP_FLAGS: readonly string[] = ['--semi-space-growth-factor=1', '--heap-growing-percent=50'];
 
-export function applyHeapFlags(given: string = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`): string[] {
+export function applyHeapFlags(
+  given: string = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`,
+): string[] {
   const applied: string[] = [];
   for (const flag of HEAP_FLAGS) {
     const name = flag.slice(2, flag.indexOf('='));

@@ -47,7 +47,11 @@ export async function startServer(config: Config, logger: Logger, env: NodeJS.Pr
     server = new GrpcJsKmsServer(
       kmsV2Handlers(km, logger, callObserver(metrics)),
       logger,
-      { endpoint, socket: { mode: config.socketMode, gid: resolveGid(config.socketGroup) }, maxMessageBytes: MAX_MESSAGE_BYTES },
+      {
+        endpoint,
+        socket: { mode: config.socketMode, gid: resolveGid(config.socketGroup) },
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+      },
       [healthService(probes)],
     );
     await server.start();
@@ -76,7 +80,13 @@ export async function startServer(config: Config, logger: Logger, env: NodeJS.Pr
   }
 }
 
-function logStartup(logger: Logger, config: Config, endpoint: string, keyId: string | undefined, http: string | undefined): void {
+function logStartup(
+  logger: Logger,
+  config: Config,
+  endpoint: string,
+  keyId: string | undefined,
+  http: string | undefined,
+): void {
   const snippet = [
     'apiVersion: apiserver.config.k8s.io/v1',
     'kind: EncryptionConfiguration',
@@ -91,7 +101,14 @@ function logStartup(logger: Logger, config: Config, endpoint: string, keyId: str
     '      - identity: {}',
   ].join('\n');
   logger.info(
-    { endpoint, http: http ?? 'off', backend: config.backend, keyId, stateDir: config.stateDir, encryptionConfiguration: snippet },
+    {
+      endpoint,
+      http: http ?? 'off',
+      backend: config.backend,
+      keyId,
+      stateDir: config.stateDir,
+      encryptionConfiguration: snippet,
+    },
     'kleidi is ready; point kube-apiserver --encryption-provider-config at the encryptionConfiguration shown',
   );
 }

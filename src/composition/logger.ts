@@ -7,9 +7,28 @@ import type { Logger } from '../ports/outbound/logger.port.js';
  * that slips through, e.g. inside a library error.
  */
 export const REDACT_PATHS = [
-  'plaintext', '*.plaintext', 'seed', '*.seed', 'dataKey', '*.dataKey', 'material', '*.material',
-  'pin', '*.pin', 'token', '*.token', 'secretId', '*.secretId', 'secret_id', '*.secret_id',
-  'err.config', 'err.request', 'err.response.config', 'err.options', '*.headers', 'headers',
+  'plaintext',
+  '*.plaintext',
+  'seed',
+  '*.seed',
+  'dataKey',
+  '*.dataKey',
+  'material',
+  '*.material',
+  'pin',
+  '*.pin',
+  'token',
+  '*.token',
+  'secretId',
+  '*.secretId',
+  'secret_id',
+  '*.secret_id',
+  'err.config',
+  'err.request',
+  'err.response.config',
+  'err.options',
+  '*.headers',
+  'headers',
 ];
 
 export interface LoggerOptions {

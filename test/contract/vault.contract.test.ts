@@ -10,7 +10,12 @@ keyWrapperContract({
     // A non-default mount path proves the generic read/write path (node-vault's helpers hard-code /transit).
     await setUpTransit(server, 'kms/transit', 'contract');
     const tokenFile = await secretFile(server.dir, 'token', server.rootToken);
-    const settings = { address: server.address, mount: 'kms/transit', key: 'contract', auth: { method: 'token' as const, tokenFile } };
+    const settings = {
+      address: server.address,
+      mount: 'kms/transit',
+      key: 'contract',
+      auth: { method: 'token' as const, tokenFile },
+    };
     const wrapper = await openWrapper(settings);
     const admin = await openAdmin(settings);
     return {

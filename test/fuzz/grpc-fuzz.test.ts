@@ -19,7 +19,14 @@ describe('gRPC fuzz against a running kleidi (local backend)', () => {
   beforeAll(async () => {
     tmp = await tempDir('kleidi-fuzz-');
     k = await startKleidi(tmp.dir, [], { KLEIDI_LOG_LEVEL: 'info' });
-    run = await fuzzKleidi({ socket: k.socket, pid: k.proc.pid!, isAlive: () => k.proc.exitCode === null && k.proc.signalCode === null, count: COUNT, warmup: 1_000, concurrency: 16 });
+    run = await fuzzKleidi({
+      socket: k.socket,
+      pid: k.proc.pid!,
+      isAlive: () => k.proc.exitCode === null && k.proc.signalCode === null,
+      count: COUNT,
+      warmup: 1_000,
+      concurrency: 16,
+    });
   }, 180_000);
   afterAll(async () => {
     await k?.stop();
@@ -27,7 +34,9 @@ describe('gRPC fuzz against a running kleidi (local backend)', () => {
   });
 
   it(`${COUNT} requests: every answer has a documented code for its input class`, () => {
-    const unexpected = Object.entries(run.report.byClass).filter(([, s]) => s.unexpected > 0).map(([cls, s]) => `${cls}: ${s.examples.join(' / ')}`);
+    const unexpected = Object.entries(run.report.byClass)
+      .filter(([, s]) => s.unexpected > 0)
+      .map(([cls, s]) => `${cls}: ${s.examples.join(' / ')}`);
     expect(unexpected).toEqual([]);
     expect(run.report.requests).toBe(COUNT);
   });
@@ -39,8 +48,20 @@ describe('gRPC fuzz against a running kleidi (local backend)', () => {
 
   it('covers every input class', () => {
     const classes = Object.keys(run.report.byClass);
-    for (const prefix of ['random bytes', 'random protobuf fields', 'mutated valid Encrypt', 'mutated valid Decrypt (bytes)', 'mutated valid Decrypt (fields)', 'boundary:', 'unknown method', 'valid request, deadline']) {
-      expect(classes.some((c) => c.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of [
+      'random bytes',
+      'random protobuf fields',
+      'mutated valid Encrypt',
+      'mutated valid Decrypt (bytes)',
+      'mutated valid Decrypt (fields)',
+      'boundary:',
+      'unknown method',
+      'valid request, deadline',
+    ]) {
+      expect(
+        classes.some((c) => c.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
     }
   });
 

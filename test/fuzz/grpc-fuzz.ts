@@ -160,7 +160,11 @@ export interface Oracle {
  * (malformed, tampered, mismatched) or NOT_FOUND (a well-formed envelope under
  * a key_id the backend does not hold).
  */
-export function expectedFor(method: Method, body: Uint8Array, oracle: Oracle): { expected: Set<Code>; seed?: Uint8Array } {
+export function expectedFor(
+  method: Method,
+  body: Uint8Array,
+  oracle: Oracle,
+): { expected: Set<Code>; seed?: Uint8Array } {
   if (body.length > 64 * 1024) return { expected: new Set([CODE.RESOURCE_EXHAUSTED]) };
   const msg = decodable(method, body);
   if (msg === undefined) return { expected: new Set([CODE.INVALID_ARGUMENT]) };
@@ -177,7 +181,10 @@ export function expectedFor(method: Method, body: Uint8Array, oracle: Oracle): {
     return { expected: new Set([CODE.INVALID_ARGUMENT]) };
   }
   const same = oracle.valid.find(
-    (v) => bytesEqual(v.decryptReq.ciphertext, d.ciphertext) && v.decryptReq.keyId === d.keyId && annotationsEqual(v.decryptReq.annotations, d.annotations),
+    (v) =>
+      bytesEqual(v.decryptReq.ciphertext, d.ciphertext) &&
+      v.decryptReq.keyId === d.keyId &&
+      annotationsEqual(v.decryptReq.annotations, d.annotations),
   );
   if (same) return { expected: new Set([CODE.OK]), seed: same.seed };
   return { expected: new Set([CODE.INVALID_ARGUMENT, CODE.NOT_FOUND]) };
@@ -249,8 +256,20 @@ function mutateDecrypt(r: Rng, v: ValidSample, all: readonly ValidSample[]): { b
   const ct = new Uint8Array(d.ciphertext);
   const keyIdLen = enc.encode(d.keyId).length;
   const headerLen = 5 + keyIdLen;
-  const make = (over: Partial<{ ciphertext: Uint8Array; keyId: string; annotations: Record<string, Uint8Array>; uid: string }>, how: string) => ({
-    body: toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { uid: d.uid, ciphertext: d.ciphertext, keyId: d.keyId, annotations: d.annotations, ...over })),
+  const make = (
+    over: Partial<{ ciphertext: Uint8Array; keyId: string; annotations: Record<string, Uint8Array>; uid: string }>,
+    how: string,
+  ) => ({
+    body: toBinary(
+      DecryptRequestSchema,
+      create(DecryptRequestSchema, {
+        uid: d.uid,
+        ciphertext: d.ciphertext,
+        keyId: d.keyId,
+        annotations: d.annotations,
+        ...over,
+      }),
+    ),
     how,
   });
   const flipAt = (lo: number, hi: number, how: string) => {
@@ -278,15 +297,31 @@ function mutateDecrypt(r: Rng, v: ValidSample, all: readonly ValidSample[]): { b
       // Consistent re-keying: the envelope and the request name the same unknown key_id.
       const other = d.keyId.replace(/.$/, (ch) => (ch === '0' ? '1' : '0'));
       const id = enc.encode(other);
-      const c = concat(ct.subarray(0, 3), Uint8Array.from([id.length >> 8, id.length & 0xff]), id, ct.subarray(headerLen));
+      const c = concat(
+        ct.subarray(0, 3),
+        Uint8Array.from([id.length >> 8, id.length & 0xff]),
+        id,
+        ct.subarray(headerLen),
+      );
       return make({ ciphertext: c, keyId: other }, 'envelope and request re-keyed to another key_id');
     }
     case 8:
       return make({ annotations: {} }, 'annotations removed');
     case 9:
-      return make({ annotations: { ...d.annotations, [r.pick(['extra.example.io', 'a.b', 'version.kleidi.io.'])]: r.bytes(r.int(0, 8)) } }, 'annotation added');
+      return make(
+        {
+          annotations: {
+            ...d.annotations,
+            [r.pick(['extra.example.io', 'a.b', 'version.kleidi.io.'])]: r.bytes(r.int(0, 8)),
+          },
+        },
+        'annotation added',
+      );
     case 10:
-      return make({ annotations: Object.fromEntries(Object.keys(d.annotations).map((k) => [k, r.bytes(r.int(0, 3))])) }, 'annotation value changed');
+      return make(
+        { annotations: Object.fromEntries(Object.keys(d.annotations).map((k) => [k, r.bytes(r.int(0, 3))])) },
+        'annotation value changed',
+      );
     case 11:
       return make({ uid: r.pick(['', 'x', '\u0000', 'ü'.repeat(r.int(1, 300))]) }, 'uid changed (must still decrypt)');
     default:
@@ -301,22 +336,56 @@ export function boundaryCases(oracle: Oracle, valid: ValidSample): FuzzCase[] {
   const cases: FuzzCase[] = [];
   const add = (cls: string, method: Method, body: Uint8Array) => {
     const e = expectedFor(method, body, oracle);
-    cases.push({ cls, path: SVC + method, body, deadlineMs: 3_000, expected: e.expected, ...(e.seed ? { seed: e.seed } : {}) });
+    cases.push({
+      cls,
+      path: SVC + method,
+      body,
+      deadlineMs: 3_000,
+      expected: e.expected,
+      ...(e.seed ? { seed: e.seed } : {}),
+    });
   };
   const max = oracle.maxPlaintext ?? 900;
   for (const n of [0, 1, 16, 31, 32, 33, 64, max - 1, max, max + 1, 1023, 1024, 1025, 4096, 60_000]) {
-    add('boundary: Encrypt plaintext size', 'Encrypt', toBinary(EncryptRequestSchema, create(EncryptRequestSchema, { plaintext: new Uint8Array(Math.max(0, n)).fill(7), uid: 'b' })));
+    add(
+      'boundary: Encrypt plaintext size',
+      'Encrypt',
+      toBinary(
+        EncryptRequestSchema,
+        create(EncryptRequestSchema, { plaintext: new Uint8Array(Math.max(0, n)).fill(7), uid: 'b' }),
+      ),
+    );
   }
   const d = valid.decryptReq;
   for (const n of [0, 1, 1023, 1024, 1025, 4096]) {
-    add('boundary: Decrypt key_id size', 'Decrypt', toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, keyId: 'k'.repeat(n) })));
+    add(
+      'boundary: Decrypt key_id size',
+      'Decrypt',
+      toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, keyId: 'k'.repeat(n) })),
+    );
   }
   for (const n of [0, 1, 5, 1024, 1025, 60_000]) {
-    add('boundary: Decrypt ciphertext size', 'Decrypt', toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, ciphertext: new Uint8Array(n).fill(0x4b) })));
+    add(
+      'boundary: Decrypt ciphertext size',
+      'Decrypt',
+      toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, ciphertext: new Uint8Array(n).fill(0x4b) })),
+    );
   }
-  for (const [count, size] of [[1, 32_700], [1, 32_768], [2, 16_384], [1000, 1], [1, 60_000]] as const) {
-    const annotations = Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}.example.io`, new Uint8Array(size)]));
-    add('boundary: Decrypt annotations size', 'Decrypt', toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, annotations })));
+  for (const [count, size] of [
+    [1, 32_700],
+    [1, 32_768],
+    [2, 16_384],
+    [1000, 1],
+    [1, 60_000],
+  ] as const) {
+    const annotations = Object.fromEntries(
+      Array.from({ length: count }, (_, i) => [`k${i}.example.io`, new Uint8Array(size)]),
+    );
+    add(
+      'boundary: Decrypt annotations size',
+      'Decrypt',
+      toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, annotations })),
+    );
   }
   // The whole message at the server's 64 KiB receive limit and just over it: a uid (field 2)
   // padded so the body is exactly `total` bytes (tag 1 byte + 3-byte length varint + n).
@@ -326,7 +395,11 @@ export function boundaryCases(oracle: Oracle, valid: ValidSample): FuzzCase[] {
     if (body.length !== total) throw new Error(`boundary body is ${body.length} bytes, not ${total}`);
     add('boundary: whole message at the 64 KiB limit', 'Decrypt', body);
   }
-  add('boundary: valid Decrypt with a 60 KiB uid', 'Decrypt', toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, uid: 'u'.repeat(60_000) })));
+  add(
+    'boundary: valid Decrypt with a 60 KiB uid',
+    'Decrypt',
+    toBinary(DecryptRequestSchema, create(DecryptRequestSchema, { ...d, uid: 'u'.repeat(60_000) })),
+  );
   return cases;
 }
 
@@ -368,7 +441,13 @@ export function nextCase(r: Rng, oracle: Oracle): FuzzCase {
     '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
     '/',
   ]);
-  return { cls: 'unknown method', path, body: randomBody(r).subarray(0, 32), deadlineMs: 3_000, expected: new Set([CODE.UNIMPLEMENTED]) };
+  return {
+    cls: 'unknown method',
+    path,
+    body: randomBody(r).subarray(0, 32),
+    deadlineMs: 3_000,
+    expected: new Set([CODE.UNIMPLEMENTED]),
+  };
 }
 
 /** The raw client: any path, any body, the answer's bytes or its status. */
@@ -391,7 +470,8 @@ export class RawClient {
         body,
         new grpc.Metadata(),
         { deadline: Date.now() + deadlineMs },
-        (err, res) => resolve(err ? { code: err.code, details: err.details } : { code: CODE.OK, ...(res ? { body: res } : {}) }),
+        (err, res) =>
+          resolve(err ? { code: err.code, details: err.details } : { code: CODE.OK, ...(res ? { body: res } : {}) }),
       );
     });
   }
@@ -405,11 +485,19 @@ export async function validSamples(c: RawClient, n: number, seedFn: (i: number) 
   const out: ValidSample[] = [];
   for (let i = 0; i < n; i++) {
     const seed = seedFn(i);
-    const encrypt = toBinary(EncryptRequestSchema, create(EncryptRequestSchema, { plaintext: seed, uid: `fuzz-valid-${i}` }));
+    const encrypt = toBinary(
+      EncryptRequestSchema,
+      create(EncryptRequestSchema, { plaintext: seed, uid: `fuzz-valid-${i}` }),
+    );
     const r = await c.call(SVC + 'Encrypt', encrypt, 5_000);
     if (r.code !== CODE.OK || !r.body) throw new Error(`valid Encrypt failed with code ${r.code}: ${r.details}`);
     const resp = fromBinary(EncryptResponseSchema, r.body);
-    const decryptReq = create(DecryptRequestSchema, { uid: `fuzz-valid-${i}`, ciphertext: resp.ciphertext, keyId: resp.keyId, annotations: resp.annotations });
+    const decryptReq = create(DecryptRequestSchema, {
+      uid: `fuzz-valid-${i}`,
+      ciphertext: resp.ciphertext,
+      keyId: resp.keyId,
+      annotations: resp.annotations,
+    });
     out.push({ seed, encrypt, decrypt: toBinary(DecryptRequestSchema, decryptReq), decryptReq });
   }
   return out;
@@ -462,11 +550,21 @@ export async function runFuzz(opts: {
   let wrong = 0;
   const t0 = Date.now();
   const tally = (c: FuzzCase, res: { code: Code; body?: Buffer; details?: string }) => {
-    const s = (byClass[c.cls] ??= { sent: 0, codes: {}, unexpected: 0, wrong: 0, badResponse: 0, connectionClosed: 0, expected: [], examples: [] });
+    const s = (byClass[c.cls] ??= {
+      sent: 0,
+      codes: {},
+      unexpected: 0,
+      wrong: 0,
+      badResponse: 0,
+      connectionClosed: 0,
+      expected: [],
+      examples: [],
+    });
     s.sent++;
     if (c.cancelling && res.code === CODE.INTERNAL && /Session closed with error code 2/.test(res.details ?? '')) {
       s.connectionClosed++;
-      s.codes['INTERNAL (connection closed by rapid-reset protection)'] = (s.codes['INTERNAL (connection closed by rapid-reset protection)'] ?? 0) + 1;
+      s.codes['INTERNAL (connection closed by rapid-reset protection)'] =
+        (s.codes['INTERNAL (connection closed by rapid-reset protection)'] ?? 0) + 1;
       return;
     }
     const name = grpc.status[res.code] ?? String(res.code);
@@ -485,7 +583,9 @@ export async function runFuzz(opts: {
       s.unexpected++;
       unexpected++;
       if (s.examples.length < 3) {
-        s.examples.push(`${c.path} got ${name} (${res.details ?? ''}); expected ${[...c.expected].map((x) => grpc.status[x]).join('|')}; body ${Buffer.from(c.body.subarray(0, 48)).toString('hex')}${c.body.length > 48 ? `… (${c.body.length} bytes)` : ''}`);
+        s.examples.push(
+          `${c.path} got ${name} (${res.details ?? ''}); expected ${[...c.expected].map((x) => grpc.status[x]).join('|')}; body ${Buffer.from(c.body.subarray(0, 48)).toString('hex')}${c.body.length > 48 ? `… (${c.body.length} bytes)` : ''}`,
+        );
       }
     }
   };

@@ -28,8 +28,7 @@ describe('bad input gets a clear gRPC error and the server stays healthy', () =>
   });
 
   const withCiphertext = (ciphertext: Uint8Array) => ({ ...good, ciphertext });
-  const reKeyed = (keyId: string) =>
-    encodeEnvelope({ ...decodeEnvelope(good.ciphertext), keyId: parseKeyId(keyId) });
+  const reKeyed = (keyId: string) => encodeEnvelope({ ...decodeEnvelope(good.ciphertext), keyId: parseKeyId(keyId) });
   const flipped = (i: number) => {
     const b = new Uint8Array(good.ciphertext);
     b[i < 0 ? b.length + i : i]! ^= 0x01;
@@ -37,29 +36,59 @@ describe('bad input gets a clear gRPC error and the server stays healthy', () =>
   };
 
   it.each([
-    ['malformed protobuf to Encrypt', () => c.call('Encrypt', new Uint8Array([0x0a, 0xff, 0x01])), Status.INVALID_ARGUMENT],
-    ['malformed protobuf to Decrypt', () => c.call('Decrypt', new Uint8Array([0xff, 0xff, 0xff])), Status.INVALID_ARGUMENT],
+    [
+      'malformed protobuf to Encrypt',
+      () => c.call('Encrypt', new Uint8Array([0x0a, 0xff, 0x01])),
+      Status.INVALID_ARGUMENT,
+    ],
+    [
+      'malformed protobuf to Decrypt',
+      () => c.call('Decrypt', new Uint8Array([0xff, 0xff, 0xff])),
+      Status.INVALID_ARGUMENT,
+    ],
     ['empty plaintext', () => c.encrypt(new Uint8Array(0)), Status.INVALID_ARGUMENT],
     ['plaintext over 1024 bytes', () => c.encrypt(aDataKey(1025)), Status.INVALID_ARGUMENT],
     ['plaintext whose envelope would exceed 1024 bytes', () => c.encrypt(aDataKey(1000)), Status.INVALID_ARGUMENT],
     ['empty key_id', () => c.decrypt({ ...good, keyId: '' }), Status.INVALID_ARGUMENT],
     ['key_id over 1024 bytes', () => c.decrypt({ ...good, keyId: 'x'.repeat(1025) }), Status.INVALID_ARGUMENT],
-    ['a key_id the plugin never issued', () =>
-      c.decrypt({ ...good, keyId: 'local:v9:0000000000000000', ciphertext: reKeyed('local:v9:0000000000000000') }), Status.NOT_FOUND],
-    ['key_id not matching the envelope', () => c.decrypt({ ...good, keyId: 'local:v9:0000000000000000' }), Status.INVALID_ARGUMENT],
+    [
+      'a key_id the plugin never issued',
+      () =>
+        c.decrypt({ ...good, keyId: 'local:v9:0000000000000000', ciphertext: reKeyed('local:v9:0000000000000000') }),
+      Status.NOT_FOUND,
+    ],
+    [
+      'key_id not matching the envelope',
+      () => c.decrypt({ ...good, keyId: 'local:v9:0000000000000000' }),
+      Status.INVALID_ARGUMENT,
+    ],
     ['empty ciphertext', () => c.decrypt(withCiphertext(new Uint8Array(0))), Status.INVALID_ARGUMENT],
     ['ciphertext over 1024 bytes', () => c.decrypt(withCiphertext(aDataKey(1025))), Status.INVALID_ARGUMENT],
     ['random bytes as ciphertext', () => c.decrypt(withCiphertext(aDataKey(64))), Status.INVALID_ARGUMENT],
     ['tampered tag', () => c.decrypt(withCiphertext(flipped(-1))), Status.INVALID_ARGUMENT],
     ['tampered nonce', () => c.decrypt(withCiphertext(flipped(-50))), Status.INVALID_ARGUMENT],
     ['tampered header', () => c.decrypt(withCiphertext(flipped(1))), Status.INVALID_ARGUMENT],
-    ['truncated by one byte', () => c.decrypt(withCiphertext(good.ciphertext.subarray(0, -1))), Status.INVALID_ARGUMENT],
-    ['truncated to 10 bytes', () => c.decrypt(withCiphertext(good.ciphertext.subarray(0, 10))), Status.INVALID_ARGUMENT],
+    [
+      'truncated by one byte',
+      () => c.decrypt(withCiphertext(good.ciphertext.subarray(0, -1))),
+      Status.INVALID_ARGUMENT,
+    ],
+    [
+      'truncated to 10 bytes',
+      () => c.decrypt(withCiphertext(good.ciphertext.subarray(0, 10))),
+      Status.INVALID_ARGUMENT,
+    ],
     ['missing annotations', () => c.decrypt({ ...good, annotations: {} }), Status.INVALID_ARGUMENT],
-    ['changed annotation value', () =>
-      c.decrypt({ ...good, annotations: { 'version.kleidi.io': enc.encode('2') } }), Status.INVALID_ARGUMENT],
-    ['an extra annotation', () =>
-      c.decrypt({ ...good, annotations: { ...good.annotations, 'extra.example.io': enc.encode('x') } }), Status.INVALID_ARGUMENT],
+    [
+      'changed annotation value',
+      () => c.decrypt({ ...good, annotations: { 'version.kleidi.io': enc.encode('2') } }),
+      Status.INVALID_ARGUMENT,
+    ],
+    [
+      'an extra annotation',
+      () => c.decrypt({ ...good, annotations: { ...good.annotations, 'extra.example.io': enc.encode('x') } }),
+      Status.INVALID_ARGUMENT,
+    ],
   ] as const)('%s → code %s', async (_name, call, code) => {
     expect(await codeOf(call())).toBe(code);
   });

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsTestClient } from '../support/grpc-client.js';
 import { startKleidi, tempDir, type KleidiProcess } from '../support/kleidi-process.js';
-import { get, healthCheck, healthWatchFirst, loggedHttpUrl, sample, ServingStatus, until } from '../support/operations.js';
+import {
+  get,
+  healthCheck,
+  healthWatchFirst,
+  loggedHttpUrl,
+  sample,
+  ServingStatus,
+  until,
+} from '../support/operations.js';
 
 describe('/livez, /readyz and grpc.health.v1 through a backend outage', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -39,7 +47,10 @@ describe('/livez, /readyz and grpc.health.v1 through a backend outage', () => {
 
   it('stays live but turns unready (503 with the reason) when the keyring breaks, then recovers', async () => {
     writeFileSync(keyring, '{ this is not a keyring'); // same file, same 0600 mode: currentVersion now fails
-    const down = await until(() => get(base, '/readyz'), (r) => r.status === 503);
+    const down = await until(
+      () => get(base, '/readyz'),
+      (r) => r.status === 503,
+    );
     expect(down.status).toBe(503);
     expect(down.body).toMatch(/backend-unavailable: keyring changed but cannot be loaded/);
     expect(await get(base, '/livez')).toMatchObject({ status: 200 });
@@ -50,10 +61,15 @@ describe('/livez, /readyz and grpc.health.v1 through a backend outage', () => {
     c.close();
     const metrics = (await get(base, '/metrics')).body;
     expect(sample(metrics, 'kleidi_backend_healthy', { backend: 'local' })).toBe(0);
-    expect(sample(metrics, 'kleidi_backend_operations_total', { op: 'currentVersion', outcome: 'backend-unavailable' })).toBeGreaterThan(0);
+    expect(
+      sample(metrics, 'kleidi_backend_operations_total', { op: 'currentVersion', outcome: 'backend-unavailable' }),
+    ).toBeGreaterThan(0);
 
     writeFileSync(keyring, original);
-    const up = await until(() => get(base, '/readyz'), (r) => r.status === 200);
+    const up = await until(
+      () => get(base, '/readyz'),
+      (r) => r.status === 200,
+    );
     expect(up).toMatchObject({ status: 200, body: 'ok\n' });
     expect(await get(base, '/livez')).toMatchObject({ status: 200 });
     expect(await healthCheck(k.socket)).toBe(ServingStatus.SERVING);

@@ -17,7 +17,8 @@ describe('/metrics counts known traffic exactly', () => {
     k = await startKleidi(tmp.dir, ['--refresh-interval', '30s']);
     base = await loggedHttpUrl(k.output);
     c = new KmsTestClient(k.socket);
-    const statusBefore = sample((await get(base, '/metrics')).body, 'kleidi_kms_requests_total', { method: 'Status', code: 'OK' }) ?? 0;
+    const statusBefore =
+      sample((await get(base, '/metrics')).body, 'kleidi_kms_requests_total', { method: 'Status', code: 'OK' }) ?? 0;
     const encs = [];
     for (let i = 0; i < 3; i++) encs.push(await c.encrypt(aDataKey()));
     const good = encs[0]!;
@@ -41,16 +42,24 @@ describe('/metrics counts known traffic exactly', () => {
     expect(sample(text, 'kleidi_kms_requests_total', { method: 'Decrypt', code: 'INVALID_ARGUMENT' })).toBe(2);
     expect(sample(text, 'kleidi_kms_requests_total', { method: 'Decrypt', code: 'OK' })).toBeUndefined();
     expect(sample(text, 'kleidi_kms_request_duration_seconds_count', { method: 'Encrypt', code: 'OK' })).toBe(3);
-    expect(sample(text, 'kleidi_kms_request_duration_seconds_bucket', { method: 'Encrypt', code: 'OK', le: '+Inf' })).toBe(3);
+    expect(
+      sample(text, 'kleidi_kms_request_duration_seconds_bucket', { method: 'Encrypt', code: 'OK', le: '+Inf' }),
+    ).toBe(3);
   });
 
   it('counts backend operations per op and outcome kind (the startup probe is one of each)', () => {
-    const ops = (op: string, outcome: string) => sample(text, 'kleidi_backend_operations_total', { backend: 'local', op, outcome });
+    const ops = (op: string, outcome: string) =>
+      sample(text, 'kleidi_backend_operations_total', { backend: 'local', op, outcome });
     expect(ops('wrap', 'ok')).toBe(3 + 1);
     expect(ops('unwrap', 'ok')).toBe(1);
     expect(ops('unwrap', 'malformed-ciphertext')).toBe(2);
     expect(ops('currentVersion', 'ok')).toBe(1);
-    expect(sample(text, 'kleidi_backend_operation_duration_seconds_count', { op: 'unwrap', outcome: 'malformed-ciphertext' })).toBe(2);
+    expect(
+      sample(text, 'kleidi_backend_operation_duration_seconds_count', {
+        op: 'unwrap',
+        outcome: 'malformed-ciphertext',
+      }),
+    ).toBe(2);
   });
 
   it('exports backend health, the current key and a rotation counter', async () => {
@@ -72,8 +81,11 @@ describe('/metrics counts known traffic exactly', () => {
   });
 
   it('never puts an error message into a label: every label value comes from a closed set', () => {
-    const allowed = /^(Status|Encrypt|Decrypt|OK|[A-Z_]+|local|currentVersion|wrap|unwrap|ok|internal|[a-z-]+|local:v\d+:[0-9a-f]+|[0-9.+Inf]+|v?[0-9.]+)$/;
-    const values = [...text.matchAll(/^kleidi_[a-z_]+\{([^}]*)\}/gm)].flatMap((m) => [...m[1]!.matchAll(/="([^"]*)"/g)].map((x) => x[1]!));
+    const allowed =
+      /^(Status|Encrypt|Decrypt|OK|[A-Z_]+|local|currentVersion|wrap|unwrap|ok|internal|[a-z-]+|local:v\d+:[0-9a-f]+|[0-9.+Inf]+|v?[0-9.]+)$/;
+    const values = [...text.matchAll(/^kleidi_[a-z_]+\{([^}]*)\}/gm)].flatMap((m) =>
+      [...m[1]!.matchAll(/="([^"]*)"/g)].map((x) => x[1]!),
+    );
     expect(values.length).toBeGreaterThan(0);
     for (const v of values) expect(v, v).toMatch(allowed);
   });

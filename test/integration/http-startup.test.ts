@@ -17,7 +17,10 @@ describe('the HTTP endpoint at startup and shutdown', () => {
     const k = await startKleidi(tmp.dir);
     const url = await loggedHttpUrl(k.output);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const ready = k.output().split('\n').find((l) => l.includes('kleidi is ready'));
+    const ready = k
+      .output()
+      .split('\n')
+      .find((l) => l.includes('kleidi is ready'));
     expect(JSON.parse(ready ?? '{}')).toMatchObject({ http: url });
     await k.stop();
     await expect(fetch(`${url}/livez`)).rejects.toThrow(); // closed on shutdown
@@ -25,7 +28,10 @@ describe('the HTTP endpoint at startup and shutdown', () => {
 
   it('can be turned off with --http-address ""', async () => {
     const k = await startKleidi(tmp.dir, ['--http-address', '']);
-    const ready = k.output().split('\n').find((l) => l.includes('kleidi is ready'));
+    const ready = k
+      .output()
+      .split('\n')
+      .find((l) => l.includes('kleidi is ready'));
     expect(JSON.parse(ready ?? '{}')).toMatchObject({ http: 'off' });
     expect(k.output()).not.toContain('serving health and metrics over HTTP');
     await k.stop();
@@ -35,7 +41,15 @@ describe('the HTTP endpoint at startup and shutdown', () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as { port: number }).port;
-    const run = runKleidi(['serve', '--socket', `${tmp.dir}/kms.sock`, '--state-dir', `${tmp.dir}/state`, '--http-address', `127.0.0.1:${port}`]);
+    const run = runKleidi([
+      'serve',
+      '--socket',
+      `${tmp.dir}/kms.sock`,
+      '--state-dir',
+      `${tmp.dir}/state`,
+      '--http-address',
+      `127.0.0.1:${port}`,
+    ]);
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/cannot serve health and metrics on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
     expect(run.output()).not.toContain('serving KMSv2');
@@ -53,7 +67,11 @@ describe('the HTTP endpoint at startup and shutdown', () => {
     const base = await loggedHttpUrl(k.output);
     expect((await get(base, '/livez')).status).toBe(200);
     unlinkSync(k.socket);
-    const dead = await until(() => get(base, '/livez'), (r) => r.status === 503, 2_000);
+    const dead = await until(
+      () => get(base, '/livez'),
+      (r) => r.status === 503,
+      2_000,
+    );
     expect(dead.status).toBe(503);
     expect(dead.body).toMatch(/was removed or replaced/);
     expect((await get(base, '/readyz')).status).toBe(503);

@@ -45,7 +45,11 @@ describe('process lifecycle: restart, rotation, stale sockets, signals', () => {
     const before = await c.encrypt(seed);
     const rot = runKleidi(['rotate', '--state-dir', k.stateDir]);
     expect(await rot.exited).toBe(0);
-    const s = await until(() => c.status(), (x) => x.keyId !== before.keyId, 5_000);
+    const s = await until(
+      () => c.status(),
+      (x) => x.keyId !== before.keyId,
+      5_000,
+    );
     expect(s.keyId).toMatch(/^local:v2:/);
     const after = await c.encrypt(seed);
     expect(after.keyId).toBe(s.keyId);

@@ -7,7 +7,12 @@ import { runKleidi, startKleidi, tempDir } from '../support/kleidi-process.js';
 
 /** Every textual form a secret could take in a log line. */
 function forms(secret: Buffer): string[] {
-  return [secret.toString('hex'), secret.toString('base64'), secret.toString('base64url'), JSON.stringify([...secret]).slice(1, -1)];
+  return [
+    secret.toString('hex'),
+    secret.toString('base64'),
+    secret.toString('base64url'),
+    JSON.stringify([...secret]).slice(1, -1),
+  ];
 }
 
 describe('SECURITY: logs never contain plaintext or key material', () => {
@@ -29,7 +34,9 @@ describe('SECURITY: logs never contain plaintext or key material', () => {
     c.close();
     expect(await k.stop()).toBe(0);
 
-    const keyring = JSON.parse(readFileSync(join(k.stateDir, 'keyring.json'), 'utf8')) as { keys: { material: string }[] };
+    const keyring = JSON.parse(readFileSync(join(k.stateDir, 'keyring.json'), 'utf8')) as {
+      keys: { material: string }[];
+    };
     const materials = keyring.keys.map((x) => Buffer.from(x.material, 'base64'));
     expect(materials.length).toBe(2);
     const logs = k.output() + rotate.output();

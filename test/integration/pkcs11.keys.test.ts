@@ -51,13 +51,36 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
     const fx = await initialised(await fixture());
     const attrs = fx.withSession((s) =>
       s.find({ class: ObjectClass.SECRET_KEY, label: 'kleidi-kek' }).items(0).getAttribute({
-        keyType: null, valueLen: null, token: null, private: null, sensitive: null, extractable: null,
-        encrypt: null, decrypt: null, wrap: null, unwrap: null, sign: null, verify: null, derive: null, id: null,
+        keyType: null,
+        valueLen: null,
+        token: null,
+        private: null,
+        sensitive: null,
+        extractable: null,
+        encrypt: null,
+        decrypt: null,
+        wrap: null,
+        unwrap: null,
+        sign: null,
+        verify: null,
+        derive: null,
+        id: null,
       }),
     );
     expect(attrs).toMatchObject({
-      keyType: KeyType.AES, valueLen: 32, token: true, private: true, sensitive: true, extractable: false,
-      encrypt: true, decrypt: true, wrap: false, unwrap: false, sign: false, verify: false, derive: false,
+      keyType: KeyType.AES,
+      valueLen: 32,
+      token: true,
+      private: true,
+      sensitive: true,
+      extractable: false,
+      encrypt: true,
+      decrypt: true,
+      wrap: false,
+      unwrap: false,
+      sign: false,
+      verify: false,
+      derive: false,
     });
     expect(attrs.id?.toString()).toBe('v1');
   });
@@ -78,7 +101,8 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
       [2, false, 'decrypt-only'],
       [3, true, undefined],
     ]);
-    for (const k of list) expect(Object.keys(k).sort()).toEqual(expect.arrayContaining(['current', 'keyId', 'version']));
+    for (const k of list)
+      expect(Object.keys(k).sort()).toEqual(expect.arrayContaining(['current', 'keyId', 'version']));
     expect(JSON.stringify(list)).not.toMatch(/value|material/i);
   });
 
@@ -113,8 +137,23 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
     // Another process: pkcs11-tool (OpenSC), installed by scripts/setup-softhsm.sh.
     await promisify(execFile)(
       'pkcs11-tool',
-      ['--module', SOFTHSM_MODULE, '--token-label', fx.label, '--login', '--pin', fx.pin, '--keygen',
-        '--key-type', 'AES:32', '--label', 'kleidi-kek', '--id', Buffer.from('v2').toString('hex'), '--sensitive'],
+      [
+        '--module',
+        SOFTHSM_MODULE,
+        '--token-label',
+        fx.label,
+        '--login',
+        '--pin',
+        fx.pin,
+        '--keygen',
+        '--key-type',
+        'AES:32',
+        '--label',
+        'kleidi-kek',
+        '--id',
+        Buffer.from('v2').toString('hex'),
+        '--sensitive',
+      ],
       { env: { ...process.env, SOFTHSM2_CONF: fx.conf } },
     );
     const v2 = await serving.currentVersion(aSignal());
@@ -158,8 +197,17 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
     const value = randomBytes(32);
     fx.withSession((s) =>
       s.create({
-        class: ObjectClass.SECRET_KEY, keyType: KeyType.AES, token: true, private: true, sensitive: true,
-        extractable: false, encrypt: true, decrypt: true, label: 'kleidi-kek', id: Buffer.from('v1'), value,
+        class: ObjectClass.SECRET_KEY,
+        keyType: KeyType.AES,
+        token: true,
+        private: true,
+        sensitive: true,
+        extractable: false,
+        encrypt: true,
+        decrypt: true,
+        label: 'kleidi-kek',
+        id: Buffer.from('v1'),
+        value,
       }),
     );
     const c = createCipheriv('aes-256-gcm', value, Buffer.from('kleidi-kcv-1'));
@@ -176,8 +224,17 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
     fx.withSession((s) => {
       for (let i = 0; i < 2; i++) {
         s.generateKey(KeyGenMechanism.AES, {
-          class: ObjectClass.SECRET_KEY, keyType: KeyType.AES, valueLen: 32, token: true, private: true,
-          sensitive: true, extractable: false, encrypt: true, decrypt: true, label: 'kleidi-kek', id: Buffer.from('v1'),
+          class: ObjectClass.SECRET_KEY,
+          keyType: KeyType.AES,
+          valueLen: 32,
+          token: true,
+          private: true,
+          sensitive: true,
+          extractable: false,
+          encrypt: true,
+          decrypt: true,
+          label: 'kleidi-kek',
+          id: Buffer.from('v1'),
         });
       }
     });
@@ -196,7 +253,10 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
     const fx = await fixture();
     const wrapper = await wrapperFor(fx.options());
     await expect(wrapper.currentVersion(aSignal())).rejects.toThrow(/run 'kleidi init' once/);
-    const foreign: WrappedKey = { keyId: 'local:v1:abc' as WrappedKey['keyId'], payload: { scheme: 'aes-256-gcm', nonce: new Uint8Array(12), sealed: new Uint8Array(48) } };
+    const foreign: WrappedKey = {
+      keyId: 'local:v1:abc' as WrappedKey['keyId'],
+      payload: { scheme: 'aes-256-gcm', nonce: new Uint8Array(12), sealed: new Uint8Array(48) },
+    };
     await expect(wrapper.unwrap(foreign, aSignal())).rejects.toBeInstanceOf(KeyVersionUnknownError);
   });
 });

@@ -95,7 +95,10 @@ describe('pkcs11 adapter recovery on SoftHSM2', () => {
     expect(logins).not.toHaveBeenCalled(); // no token, so nothing to log in to: no storm
 
     await fx.restoreToken();
-    await vi.waitFor(async () => expect(await wrapper.currentVersion(aSignal())).toEqual(v), { timeout: 5_000, interval: 50 });
+    await vi.waitFor(async () => expect(await wrapper.currentVersion(aSignal())).toEqual(v), {
+      timeout: 5_000,
+      interval: 50,
+    });
     expect(await wrapper.unwrap(before, aSignal())).toEqual(seed);
     expect((await tracker.refresh(aSignal())).healthy).toBe(true);
     expect(logins).toHaveBeenCalledTimes(1);

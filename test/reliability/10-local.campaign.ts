@@ -26,7 +26,11 @@ describe('reliability: local backend', () => {
   const stateDir = () => node.spec.stateDir;
   const keyringPath = () => ns.path(join(stateDir(), 'keyring.json'));
   const keyring = (): KeyringState => readKeyringState(keyringPath());
-  const rotate = (tag: string) => runCli('local-rotate', ['rotate', '--state-dir', stateDir(), '--log-level', 'debug'], {}, ns.prefix).then((r) => ({ ...r, tag }));
+  const rotate = (tag: string) =>
+    runCli('local-rotate', ['rotate', '--state-dir', stateDir(), '--log-level', 'debug'], {}, ns.prefix).then((r) => ({
+      ...r,
+      tag,
+    }));
   const leftovers = () => readdirSync(ns.path(stateDir())).filter((f) => f.endsWith('.lock') || f.includes('.tmp-'));
   const share = SOAK_SHARE_MS;
 
@@ -38,7 +42,14 @@ describe('reliability: local backend', () => {
     await ns.mountTmpfs(state, 256);
     const init = await runCli('local-rotate', ['init', '--state-dir', state], {}, ns.prefix);
     expect(init.code, init.stderr).toBe(0);
-    node = new KleidiNode({ name: 'local', socket: join(dir, 'kms.sock'), stateDir: state, backend: 'local', env: {}, prefix: ns.prefix });
+    node = new KleidiNode({
+      name: 'local',
+      socket: join(dir, 'kms.sock'),
+      stateDir: state,
+      backend: 'local',
+      env: {},
+      prefix: ns.prefix,
+    });
     await node.start();
     run = { backend: 'local', node, health: new HealthWatch(node.spec.socket), journals: [] };
     keyringWatch = new KeyringWatch(keyringPath());
@@ -71,7 +82,14 @@ describe('reliability: local backend', () => {
       const load = new Load(`local-rotate-race-r${round}`, node.spec.socket, { preload: run.journals });
       await sleep(1_500);
       const t0 = Date.now();
-      const races: { racers: number; before: number; after: number; exits: (number | null)[]; ms: number[]; messages: string[] }[] = [];
+      const races: {
+        racers: number;
+        before: number;
+        after: number;
+        exits: (number | null)[];
+        ms: number[];
+        messages: string[];
+      }[] = [];
       for (const racers of [2, 2, 2, 3, 3]) {
         const before = keyring();
         const results = await Promise.all(Array.from({ length: racers }, (_, i) => rotate(`racer-${i}`)));
@@ -98,7 +116,9 @@ describe('reliability: local backend', () => {
       const rotations = races.reduce((n, x) => n + x.racers, 0);
       const invariants = {
         'every racing rotate succeeded (the lock serialises them)': successes === rotations,
-        'each success added exactly one version': races.every((x) => x.after - x.before === x.exits.filter((c) => c === 0).length),
+        'each success added exactly one version': races.every(
+          (x) => x.after - x.before === x.exits.filter((c) => c === 0).length,
+        ),
         'versions ascending, ids unique (kleidi parser accepts the file)': new Set(final.ids).size === final.ids.length,
         'no lock or temp file left behind': leftovers().length === 0,
         'kleidi serves the newest key': seen,
@@ -107,14 +127,34 @@ describe('reliability: local backend', () => {
         'no wrong Decrypt': verify.wrong === 0 && calls.wrong === 0,
         'health stayed ok': run.health.between(t0, Date.now()).every((s) => !isOutage(s)),
       };
-      record({ kind: 'rotate-race', backend: 'local', name: 'rotate races on one keyring', round, races, rotations, successes, finalVersions: final.versions.length, calls, verify, invariants });
+      record({
+        kind: 'rotate-race',
+        backend: 'local',
+        name: 'rotate races on one keyring',
+        round,
+        races,
+        rotations,
+        successes,
+        finalVersions: final.versions.length,
+        calls,
+        verify,
+        invariants,
+      });
       expect(broken({ invariants }), JSON.stringify({ races, verify }, null, 1)).toEqual([]);
     }
   });
 
   /** A rotation that must fail on a broken state directory, leaving everything as it was. */
-  async function failedRotation(name: string, round: number, breakDir: () => Promise<string>, repair: () => Promise<void>, cause: RegExp) {
-    const load = new Load(`local-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-r${round}`, node.spec.socket, { preload: run.journals });
+  async function failedRotation(
+    name: string,
+    round: number,
+    breakDir: () => Promise<string>,
+    repair: () => Promise<void>,
+    cause: RegExp,
+  ) {
+    const load = new Load(`local-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-r${round}`, node.spec.socket, {
+      preload: run.journals,
+    });
     await sleep(1_500);
     const t0 = Date.now();
     const before = keyring();
@@ -136,9 +176,11 @@ describe('reliability: local backend', () => {
     const invariants = {
       'rotate failed (non-zero exit)': failed.code !== 0 && failed.code !== null,
       'the message names the cause': cause.test(message),
-      'previous keyring intact (byte-identical, parses, 0600)': during.sha256 === before.sha256 && during.mode === 0o600,
+      'previous keyring intact (byte-identical, parses, 0600)':
+        during.sha256 === before.sha256 && during.mode === 0o600,
       'no lock or temp file left behind': left.length === 0,
-      'once repaired, the next rotate succeeds at once': retry.code === 0 && after.versions.length === before.versions.length + 1,
+      'once repaired, the next rotate succeeds at once':
+        retry.code === 0 && after.versions.length === before.versions.length + 1,
       'kleidi serves the new key after the repair': seen,
       'kleidi kept serving: no failed call': calls.window.failed + calls.outside.failed === 0,
       'health stayed ok': run.health.between(t0, Date.now()).every((s) => !isOutage(s)),
@@ -146,8 +188,19 @@ describe('reliability: local backend', () => {
       'no wrong Decrypt': verify.wrong === 0 && calls.wrong === 0,
     };
     record({
-      kind: 'rotate-fault', backend: 'local', name, round, condition, exit: failed.code, message,
-      leftovers: left, retryExit: retry.code, retryMessage: retry.stderr.trim(), calls, verify, invariants,
+      kind: 'rotate-fault',
+      backend: 'local',
+      name,
+      round,
+      condition,
+      exit: failed.code,
+      message,
+      leftovers: left,
+      retryExit: retry.code,
+      retryMessage: retry.stderr.trim(),
+      calls,
+      verify,
+      invariants,
     });
     expect(broken({ invariants }), JSON.stringify({ message, left, retry: retry.stderr }, null, 1)).toEqual([]);
   }
@@ -180,7 +233,8 @@ describe('reliability: local backend', () => {
       await failedRotation(
         'rotate, state directory full (one free block)',
         round,
-        async () => `tmpfs filled, one 4 KiB page left (${await ns.fill(stateDir(), 1)} filler pages): the lock fits, the keyring does not`,
+        async () =>
+          `tmpfs filled, one 4 KiB page left (${await ns.fill(stateDir(), 1)} filler pages): the lock fits, the keyring does not`,
         () => ns.unfill(stateDir()),
         /ENOSPC|no space/i,
       );

@@ -32,7 +32,13 @@ describe('reliability: pkcs11 backend (SoftHSM2)', () => {
     env = { SOFTHSM2_CONF: fx.conf, KLEIDI_PKCS11_TOKEN_LABEL: fx.label, KLEIDI_PKCS11_PIN_FILE: fx.pinFile };
     const init = await runCli('pkcs11-admin', ['init', '--backend', 'pkcs11', '--state-dir', join(dir, 'state')], env);
     expect(init.code, init.stderr).toBe(0);
-    node = new KleidiNode({ name: 'pkcs11', socket: join(dir, 'kms.sock'), stateDir: join(dir, 'state'), backend: 'pkcs11', env });
+    node = new KleidiNode({
+      name: 'pkcs11',
+      socket: join(dir, 'kms.sock'),
+      stateDir: join(dir, 'state'),
+      backend: 'pkcs11',
+      env,
+    });
     await node.start();
     run = { backend: 'pkcs11', node, health: new HealthWatch(node.spec.socket), journals: [] };
   });
@@ -80,7 +86,7 @@ describe('reliability: pkcs11 backend (SoftHSM2)', () => {
         outage: true,
         holdMs: 20_000,
         allowed: ['Unavailable'],
-        note: 'a longer outage lets the reconnect backoff grow; recovery must still come within 5 s of the token\'s return',
+        note: "a longer outage lets the reconnect backoff grow; recovery must still come within 5 s of the token's return",
         inject: () => fx.removeToken(),
         restore: () => fx.restoreToken(),
       },
@@ -92,7 +98,8 @@ describe('reliability: pkcs11 backend (SoftHSM2)', () => {
   it('kleidi rotate while serving under load', async () => {
     const r = rounds(share / 4);
     for (let round = 0; r.more(round); round++) {
-      const rotate = () => runCli('pkcs11-admin', ['rotate', '--backend', 'pkcs11', '--state-dir', join(dir, 'state')], env);
+      const rotate = () =>
+        runCli('pkcs11-admin', ['rotate', '--backend', 'pkcs11', '--state-dir', join(dir, 'state')], env);
       const res = await runFault(run, rotationFault(run, rotate), round);
       expect(broken(res), JSON.stringify(res, null, 1)).toEqual([]);
     }

@@ -8,7 +8,15 @@ import { startFileVault, type FileVault } from '../support/vault-file-server.fix
 import { secretFile, setUpTransit } from '../support/vault-server.fixture.js';
 import { LOGS, record, registerSecret, rounds, SOAK_SHARE_MS, sleep } from './support/env.js';
 import { FaultProxy } from './support/fault-proxy.js';
-import { broken, restartAndVerify, rotationFault, runFault, sigkillFault, type BackendRun, type Fault } from './support/faults.js';
+import {
+  broken,
+  restartAndVerify,
+  rotationFault,
+  runFault,
+  sigkillFault,
+  type BackendRun,
+  type Fault,
+} from './support/faults.js';
 import { HealthWatch } from './support/health.js';
 import { KleidiNode, runCli } from './support/kleidi.js';
 
@@ -30,7 +38,8 @@ if (!registered) {
     kind: 'pending',
     backend: 'vault',
     name: 'vault faults',
-    reason: 'the vault backend is not registered in src/composition/backends/index.ts yet, so `kleidi serve --backend vault` is refused; this file runs as soon as it is',
+    reason:
+      'the vault backend is not registered in src/composition/backends/index.ts yet, so `kleidi serve --backend vault` is refused; this file runs as soon as it is',
   });
 }
 
@@ -106,7 +115,7 @@ describe.skipIf(!registered)('reliability: vault backend (Vault, file storage)',
         outage: true,
         holdMs: 20_000,
         allowed: ['Unavailable'],
-        note: 'a longer outage lets any retry backoff grow; kleidi must still be healthy within 5 s of Vault\'s return',
+        note: "a longer outage lets any retry backoff grow; kleidi must still be healthy within 5 s of Vault's return",
         inject: () => vault.kill(),
         restore: async () => {
           await vault.restart();
@@ -138,7 +147,7 @@ describe.skipIf(!registered)('reliability: vault backend (Vault, file storage)',
         outage: true,
         holdMs: 4_000,
         allowed: ['Unavailable', 'DeadlineExceeded'],
-        note: 'a Vault request takes ≥ 4 s, beyond kleidi\'s 1 s attempt and 2.5 s call budgets: kleidi gives up inside the apiserver\'s 3 s deadline',
+        note: "a Vault request takes ≥ 4 s, beyond kleidi's 1 s attempt and 2.5 s call budgets: kleidi gives up inside the apiserver's 3 s deadline",
         inject: async () => proxy.set({ kind: 'delay', ms: 2_000 }),
         restore: async () => proxy.set({ kind: 'pass' }),
       },
@@ -148,8 +157,8 @@ describe.skipIf(!registered)('reliability: vault backend (Vault, file storage)',
         holdMs: 4_000,
         allowed: ['Unavailable', 'DeadlineExceeded'],
         note:
-          'no answer and no error from the network: only kleidi\'s own timeouts end a call. UNAVAILABLE when kleidi\'s attempt ' +
-          'budget runs out first; DEADLINE_EXCEEDED only if the caller\'s deadline is reached first',
+          "no answer and no error from the network: only kleidi's own timeouts end a call. UNAVAILABLE when kleidi's attempt " +
+          "budget runs out first; DEADLINE_EXCEEDED only if the caller's deadline is reached first",
         inject: async () => proxy.set({ kind: 'blackhole' }),
         restore: async () => proxy.set({ kind: 'pass' }),
       },
@@ -291,7 +300,8 @@ describe.skipIf(!registered)('reliability: vault backend (Vault, file storage)',
     const bad: string[] = [];
     for (const run of runs) {
       const { invariants, verify } = await restartAndVerify(run);
-      if (broken({ invariants }).length > 0) bad.push(`${run.backend}: ${broken({ invariants }).join('; ')} ${JSON.stringify(verify)}`);
+      if (broken({ invariants }).length > 0)
+        bad.push(`${run.backend}: ${broken({ invariants }).join('; ')} ${JSON.stringify(verify)}`);
     }
     expect(bad).toEqual([]);
   });

@@ -29,17 +29,35 @@ describe('reliability: gRPC fuzz', () => {
 
   it(`${FUZZ_REQUESTS} requests of random bytes, mutated valid messages and boundary sizes: documented codes, no crash, no leak`, async () => {
     dir = await mkdtemp('/tmp/kleidi-rel-fuzz-');
-    node = new KleidiNode({ name: 'fuzz-local', socket: join(dir, 'kms.sock'), stateDir: join(dir, 'state'), backend: 'local', env: {}, logLevel: 'info' });
+    node = new KleidiNode({
+      name: 'fuzz-local',
+      socket: join(dir, 'kms.sock'),
+      stateDir: join(dir, 'state'),
+      backend: 'local',
+      env: {},
+      logLevel: 'info',
+    });
     await node.start();
     const n = node;
     const seed = Number(process.env.RELIABILITY_FUZZ_SEED ?? Date.now() & 0x7fffffff);
-    const run = await fuzzKleidi({ socket: n.spec.socket, pid: n.pid, isAlive: () => n.running, count: FUZZ_REQUESTS, seed, concurrency: 32 });
+    const run = await fuzzKleidi({
+      socket: n.spec.socket,
+      pid: n.pid,
+      isAlive: () => n.running,
+      count: FUZZ_REQUESTS,
+      seed,
+      concurrency: 32,
+    });
     // The valid samples' seeds are plaintext the log scan must not find.
-    writeFileSync(join(JOURNALS, 'fuzz-seeds.jsonl'), run.seeds.map((s) => JSON.stringify({ seed: Buffer.from(s).toString('hex') })).join('\n') + '\n');
+    writeFileSync(
+      join(JOURNALS, 'fuzz-seeds.jsonl'),
+      run.seeds.map((s) => JSON.stringify({ seed: Buffer.from(s).toString('hex') })).join('\n') + '\n',
+    );
     const log = readFileSync(join(LOGS, 'fuzz-local.log'), 'utf8');
     const internalLogged = (log.match(/"unexpected error"/g) ?? []).length;
     const byCode: Record<string, number> = {};
-    for (const s of Object.values(run.report.byClass)) for (const [c, k] of Object.entries(s.codes)) byCode[c] = (byCode[c] ?? 0) + k;
+    for (const s of Object.values(run.report.byClass))
+      for (const [c, k] of Object.entries(s.codes)) byCode[c] = (byCode[c] ?? 0) + k;
     const growth = run.rssAfterKiB - run.rssBeforeKiB;
     const invariants = {
       'every answer has a documented code for its input class': run.report.unexpected === 0,
@@ -65,7 +83,9 @@ describe('reliability: gRPC fuzz', () => {
       rssMarginKiB: RSS_MARGIN_KIB,
       invariants,
     });
-    const failed = Object.entries(invariants).filter(([, ok]) => !ok).map(([k]) => k);
+    const failed = Object.entries(invariants)
+      .filter(([, ok]) => !ok)
+      .map(([k]) => k);
     const examples = Object.entries(run.report.byClass).flatMap(([cls, s]) => s.examples.map((e) => `${cls}: ${e}`));
     expect(failed, examples.join('\n')).toEqual([]);
   });
@@ -83,12 +103,15 @@ describe('reliability: gRPC fuzz', () => {
     let closedAfter: number | undefined;
     let cancelled = 0;
     const tally = (o: Record<string, number>, r: { code: number; details?: string }) => {
-      const k = r.code === 0 ? 'OK' : `${CODE[r.code]}${/Session closed/.test(r.details ?? '') ? ' (connection closed)' : ''}`;
+      const k =
+        r.code === 0 ? 'OK' : `${CODE[r.code]}${/Session closed/.test(r.details ?? '') ? ' (connection closed)' : ''}`;
       o[k] = (o[k] ?? 0) + 1;
     };
     const steady = async (c: RawClient, o: Record<string, number>) => {
       while (!stop) {
-        await Promise.all(Array.from({ length: 8 }, () => c.call(decrypt, valid!.decrypt, 3_000).then((r) => tally(o, r))));
+        await Promise.all(
+          Array.from({ length: 8 }, () => c.call(decrypt, valid!.decrypt, 3_000).then((r) => tally(o, r))),
+        );
       }
     };
     const loops = [steady(a, innocentCodes), steady(b, otherCodes)];
@@ -96,7 +119,8 @@ describe('reliability: gRPC fuzz', () => {
     for (let i = 0; i < CANCELS && closedAfter === undefined; i += 20) {
       const batch = await Promise.all(Array.from({ length: 20 }, () => a.call(decrypt, valid!.decrypt, 1)));
       cancelled += batch.length;
-      if (batch.some((r) => r.code === CODE.INTERNAL && /Session closed with error code 2/.test(r.details ?? ''))) closedAfter = cancelled;
+      if (batch.some((r) => r.code === CODE.INTERNAL && /Session closed with error code 2/.test(r.details ?? '')))
+        closedAfter = cancelled;
     }
     await new Promise((r) => setTimeout(r, 1_000));
     stop = true;
@@ -120,9 +144,9 @@ describe('reliability: gRPC fuzz', () => {
       otherCodes,
       aliveAfter: invariants['kleidi still running and healthy'],
       note:
-        'Node\'s HTTP/2 server (nghttp2) answers a burst of more than ~1000 client stream resets, then more than 33/s, with GOAWAY INTERNAL_ERROR ' +
+        "Node's HTTP/2 server (nghttp2) answers a burst of more than ~1000 client stream resets, then more than 33/s, with GOAWAY INTERNAL_ERROR " +
         '(the CVE-2023-44487 rapid-reset protection): every call in flight on that connection fails and the client reconnects. kleidi answers ' +
-        'inside the apiserver\'s deadline (its backend budgets are below 3 s), so kube-apiserver does not cancel calls at that rate.',
+        "inside the apiserver's deadline (its backend budgets are below 3 s), so kube-apiserver does not cancel calls at that rate.",
       invariants,
     });
     expect(invariants).toEqual({ 'kleidi still running and healthy': true, 'other connections unaffected': true });

@@ -17,7 +17,12 @@ describe('reliability: no secret in any log', () => {
     const secrets = registeredSecrets();
     const binary = new Map<string, string>(); // textual form → label
     const addBinary = (bytes: Buffer, label: string) => {
-      for (const form of [bytes.toString('hex'), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('base64').replace(/=+$/, '')]) {
+      for (const form of [
+        bytes.toString('hex'),
+        bytes.toString('base64'),
+        bytes.toString('base64url'),
+        bytes.toString('base64').replace(/=+$/, ''),
+      ]) {
         binary.set(form, label);
       }
     };
@@ -42,7 +47,8 @@ describe('reliability: no secret in any log', () => {
     for (const file of files) {
       const text = readFileSync(file, 'latin1');
       bytes += text.length;
-      for (const s of strings) if (s.value.length >= 4 && text.includes(s.value)) hits.push({ file: rel(file), label: s.label });
+      for (const s of strings)
+        if (s.value.length >= 4 && text.includes(s.value)) hits.push({ file: rel(file), label: s.label });
       // Binary secrets: look at every window of the right lengths inside runs of hex/base64 characters.
       for (const m of text.matchAll(/[A-Za-z0-9+/=_-]{32,}/g)) {
         const run = m[0];
@@ -66,9 +72,14 @@ describe('reliability: no secret in any log', () => {
       keks: keks.length,
       binaryForms: binary.size,
       hits: hits.length,
-      hitsByLabel: Object.fromEntries([...new Set(hits.map((h) => h.label))].map((l) => [l, hits.filter((h) => h.label === l).length])),
+      hitsByLabel: Object.fromEntries(
+        [...new Set(hits.map((h) => h.label))].map((l) => [l, hits.filter((h) => h.label === l).length]),
+      ),
       hitFiles: [...new Set(hits.map((h) => h.file))],
-      invariants: { 'no secret in any kleidi log or CLI output': kleidiHits.length === 0, 'no secret in third-party logs (Vault server)': hits.length === kleidiHits.length },
+      invariants: {
+        'no secret in any kleidi log or CLI output': kleidiHits.length === 0,
+        'no secret in third-party logs (Vault server)': hits.length === kleidiHits.length,
+      },
     };
     record(summary);
     expect(files.length).toBeGreaterThan(0);

@@ -18,7 +18,10 @@ export interface LogLine {
 }
 
 /** A Logger that keeps every line, for asserting on what was (not) logged. */
-export function recordingLogger(lines: LogLine[] = [], bound: Record<string, unknown> = {}): Logger & { lines: LogLine[] } {
+export function recordingLogger(
+  lines: LogLine[] = [],
+  bound: Record<string, unknown> = {},
+): Logger & { lines: LogLine[] } {
   const at = (level: string) => (fields: Record<string, unknown>, message: string) => {
     lines.push({ level, fields: { ...bound, ...fields }, message });
   };

@@ -69,6 +69,8 @@ export const vaultBodies = {
   }),
   lookupSelf: (ttl = 0) => ({ data: { ttl, renewable: ttl > 0 } }),
   login: (token = 's.fake', ttl = 3600) => ({ auth: { client_token: token, lease_duration: ttl, renewable: true } }),
-  encrypt: (version = 1) => ({ data: { ciphertext: `vault:v${version}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, key_version: version } }),
+  encrypt: (version = 1) => ({
+    data: { ciphertext: `vault:v${version}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, key_version: version },
+  }),
   errors: (...errors: string[]) => ({ errors }),
 };

@@ -55,7 +55,10 @@ export async function startKleidi(
     for (;;) {
       if (exitCode !== undefined) throw new Error(`kleidi exited with ${exitCode}:\n${run.output()}`);
       if (Date.now() > deadline) throw new Error(`kleidi did not become ready:\n${run.output()}`);
-      const ok = await client.status(500).then(() => true, () => false);
+      const ok = await client.status(500).then(
+        () => true,
+        () => false,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -12,7 +12,9 @@ export const ServingStatus = HealthCheckResponse_ServingStatus;
 export async function loggedHttpUrl(output: () => string, ms = 10_000): Promise<string> {
   const end = Date.now() + ms;
   for (;;) {
-    const line = output().split('\n').find((l) => l.includes('serving health and metrics over HTTP'));
+    const line = output()
+      .split('\n')
+      .find((l) => l.includes('serving health and metrics over HTTP'));
     const url = line ? (JSON.parse(line) as { url?: string }).url : undefined;
     if (url) return url;
     if (Date.now() > end) throw new Error(`no HTTP address logged:\n${output()}`);
@@ -34,14 +36,20 @@ export function sample(text: string, name: string, labels: Record<string, string
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    const have = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
   }
   return undefined;
 }
 
 /** grpc.health.v1.Health/Check over the plugin socket, as grpc_health_probe calls it. */
-export function healthCheck(socketPath: string, service = '', deadlineMs = 3_000): Promise<HealthCheckResponse_ServingStatus> {
+export function healthCheck(
+  socketPath: string,
+  service = '',
+  deadlineMs = 3_000,
+): Promise<HealthCheckResponse_ServingStatus> {
   const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure());
   const body = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service }));
   return new Promise<HealthCheckResponse_ServingStatus>((resolve, reject) => {

@@ -40,7 +40,14 @@ export async function startPkcs11Node(fx: SoftHsmFixture, overrides: Partial<Pkc
     proc.once('exit', (code) => reject(new Error(`pkcs11 node exited with ${code} before it was ready`)));
   });
   createInterface({ input: proc.stdout }).on('line', (line) => {
-    const msg = JSON.parse(line) as { ready?: true; id: number; ok: boolean; result?: unknown; kind?: string; message?: string };
+    const msg = JSON.parse(line) as {
+      ready?: true;
+      id: number;
+      ok: boolean;
+      result?: unknown;
+      kind?: string;
+      message?: string;
+    };
     if (msg.ready) return ready();
     const p = pending.get(msg.id);
     pending.delete(msg.id);
@@ -57,8 +64,10 @@ export async function startPkcs11Node(fx: SoftHsmFixture, overrides: Partial<Pkc
   await started;
   return {
     version: async () => (await call({ op: 'version' })) as KeyVersion,
-    wrap: async (seed, version) => (await call({ op: 'wrap', seed: Buffer.from(seed).toString('base64'), version })) as string,
-    unwrap: async (envelope) => new Uint8Array(Buffer.from((await call({ op: 'unwrap', envelope })) as string, 'base64')),
+    wrap: async (seed, version) =>
+      (await call({ op: 'wrap', seed: Buffer.from(seed).toString('base64'), version })) as string,
+    unwrap: async (envelope) =>
+      new Uint8Array(Buffer.from((await call({ op: 'unwrap', envelope })) as string, 'base64')),
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();

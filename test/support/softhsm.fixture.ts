@@ -43,9 +43,13 @@ export interface SoftHsmFixture {
  * Creates a temp dir with softhsm2.conf and an initialised token. Fails with
  * an install hint when SoftHSM2 is missing: the suites never skip silently.
  */
-export async function softHsmFixture(opts: { label?: string; pin?: string; soPin?: string } = {}): Promise<SoftHsmFixture> {
+export async function softHsmFixture(
+  opts: { label?: string; pin?: string; soPin?: string } = {},
+): Promise<SoftHsmFixture> {
   if (!existsSync(SOFTHSM_MODULE)) {
-    throw new Error(`SoftHSM2 module ${SOFTHSM_MODULE} not found: run scripts/setup-softhsm.sh (apt-get install softhsm2)`);
+    throw new Error(
+      `SoftHSM2 module ${SOFTHSM_MODULE} not found: run scripts/setup-softhsm.sh (apt-get install softhsm2)`,
+    );
   }
   const label = opts.label ?? 'kleidi-test';
   const pin = opts.pin ?? '1234';
@@ -53,12 +57,17 @@ export async function softHsmFixture(opts: { label?: string; pin?: string; soPin
   const fx = await layout(dir, label, pin);
   try {
     // Test-only PINs on argv; production PINs never go there.
-    await run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', opts.soPin ?? '0000', '--pin', pin], {
-      env: { ...process.env, SOFTHSM2_CONF: fx.conf },
-    });
+    await run(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', label, '--so-pin', opts.soPin ?? '0000', '--pin', pin],
+      {
+        env: { ...process.env, SOFTHSM2_CONF: fx.conf },
+      },
+    );
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ' (softhsm2-util missing: run scripts/setup-softhsm.sh)' : '';
+    const hint =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? ' (softhsm2-util missing: run scripts/setup-softhsm.sh)' : '';
     throw new Error(`softhsm2-util --init-token failed${hint}: ${(err as Error).message}`);
   }
   return fx;

@@ -80,7 +80,11 @@ export async function startTokenReviewer(): Promise<TokenReviewer> {
 }
 
 /** A service-account-shaped JWT (ES256); Vault parses its claims, the TokenReview vouches for it. */
-export function serviceAccountJwt(namespace: string, name: string, uid: string = randomUUID()): { jwt: string; uid: string } {
+export function serviceAccountJwt(
+  namespace: string,
+  name: string,
+  uid: string = randomUUID(),
+): { jwt: string; uid: string } {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
@@ -99,18 +103,41 @@ export function serviceAccountJwt(namespace: string, name: string, uid: string =
 }
 
 /** A self-signed client certificate (openssl CLI) for TLS cert auth; the key file is 0600. */
-export async function clientCertificate(dir: string, cn = 'kleidi'): Promise<{ certFile: string; keyFile: string; pem: string }> {
+export async function clientCertificate(
+  dir: string,
+  cn = 'kleidi',
+): Promise<{ certFile: string; keyFile: string; pem: string }> {
   const certFile = join(dir, `${cn}-cert.pem`);
   const keyFile = join(dir, `${cn}-key.pem`);
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', `/CN=${cn}`,
-      '-addext', 'extendedKeyUsage=clientAuth',
-    ], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${cn}`,
+        '-addext',
+        'extendedKeyUsage=clientAuth',
+      ],
+      { stdio: 'pipe' },
+    );
     chmodSync(keyFile, 0o600);
   } catch (err) {
-    throw new Error(`creating a client certificate needs the openssl CLI (Debian: apt-get install openssl): ${String(err)}`);
+    throw new Error(
+      `creating a client certificate needs the openssl CLI (Debian: apt-get install openssl): ${String(err)}`,
+    );
   }
   return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
 }

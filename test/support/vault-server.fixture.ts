@@ -68,7 +68,13 @@ export async function startDevVault(opts: { tls?: boolean } = {}): Promise<Vault
   const bin = requireVaultBinary();
   const dir = await mkdtemp(join(tmpdir(), 'kleidi-vault-dev-'));
   const port = await freePort();
-  const args = ['server', '-dev', '-dev-root-token-id=root', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'];
+  const args = [
+    'server',
+    '-dev',
+    '-dev-root-token-id=root',
+    `-dev-listen-address=127.0.0.1:${port}`,
+    '-dev-no-store-token',
+  ];
   if (opts.tls) args.push('-dev-tls', `-dev-tls-cert-dir=${dir}`, `-dev-tls-san=${DEV_TLS_NAME}`);
   const address = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const tls = opts.tls ? { caFile: join(dir, 'vault-ca.pem') } : undefined;
@@ -89,7 +95,13 @@ export function launch(bin: string, args: string[], dir: string): ChildProcess {
   return proc;
 }
 
-export function serverAt(address: string, rootToken: string, dir: string, tls: VaultTlsFiles | undefined, proc?: ChildProcess): VaultServer {
+export function serverAt(
+  address: string,
+  rootToken: string,
+  dir: string,
+  tls: VaultTlsFiles | undefined,
+  proc?: ChildProcess,
+): VaultServer {
   let current = proc;
   return {
     address,
@@ -118,7 +130,8 @@ export async function stopProcess(proc: ChildProcess): Promise<void> {
 export async function waitHealthy(server: VaultServer, proc: ChildProcess, sealedOk = false): Promise<void> {
   const until = Date.now() + 60_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`Vault exited with ${proc.exitCode}; see ${join(server.dir, 'server.log')}`);
+    if (proc.exitCode !== null)
+      throw new Error(`Vault exited with ${proc.exitCode}; see ${join(server.dir, 'server.log')}`);
     // A dev TLS server writes its CA file at startup; until then there is nothing to trust.
     const caReady = !server.tls || existsSync(server.tls.caFile);
     const status = caReady ? await vaultStatus(server.address, server.tls).catch(() => 0) : 0;
@@ -146,23 +159,39 @@ export async function vaultApi(
   return r.text ? (JSON.parse(r.text) as Record<string, unknown>) : {};
 }
 
-async function raw(address: string, method: string, path: string, body: unknown, token: string | undefined, tls?: VaultTlsFiles) {
+async function raw(
+  address: string,
+  method: string,
+  path: string,
+  body: unknown,
+  token: string | undefined,
+  tls?: VaultTlsFiles,
+) {
   const { readFile } = await import('node:fs/promises');
   const url = new URL(path, address);
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(token ? { 'x-vault-token': token } : {}) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...(token ? { 'x-vault-token': token } : {}),
+  };
   const tlsOpts = tls
     ? {
         ca: await readFile(tls.caFile),
-        ...(tls.certFile && tls.keyFile ? { cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) } : {}),
+        ...(tls.certFile && tls.keyFile
+          ? { cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) }
+          : {}),
       }
     : {};
   return new Promise<{ status: number; text: string }>((ok, fail) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, agent: false, ...tlsOpts }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
-    });
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      { method, headers, agent: false, ...tlsOpts },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     req.on('error', fail);
     req.end(body === undefined ? undefined : JSON.stringify(body));

@@ -30,7 +30,9 @@ export const inMemoryBackend = defineBackend({
   openAdmin() {
     // Its keys exist only inside the serving process: a CLI run would administer a throwaway keyring.
     return Promise.reject(
-      new BackendMisconfiguredError('the in-memory backend keeps its keys inside the serving process; there is nothing to administer'),
+      new BackendMisconfiguredError(
+        'the in-memory backend keeps its keys inside the serving process; there is nothing to administer',
+      ),
     );
   },
 });

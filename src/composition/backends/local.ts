@@ -6,7 +6,11 @@ import { LocalKeyWrapper } from '../../adapters/outbound/local/local.key-wrapper
 import { hasMarker, markerPath } from '../../adapters/outbound/local/keyring-marker.js';
 import { BackendMisconfiguredError } from '../../domain/model/errors.js';
 
-const keyringExists = (path: string) => access(path).then(() => true, () => false);
+const keyringExists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 import { defineBackend, type BackendContext } from './backend.js';
 
 const LocalSchema = z.strictObject({
@@ -40,7 +44,8 @@ export const localBackend = defineBackend({
       );
     }
     const { created } = await admin.init(AbortSignal.timeout(30_000));
-    if (created) ctx.logger.warn({ file: path }, 'created a new keyring: back it up, and copy it to every control-plane node');
+    if (created)
+      ctx.logger.warn({ file: path }, 'created a new keyring: back it up, and copy it to every control-plane node');
     return LocalKeyWrapper.open(path, ctx.logger);
   },
   openAdmin(cfg, ctx) {

@@ -22,7 +22,7 @@ export const Pkcs11ConfigSchema = z
       .string()
       .min(1)
       .default(PKCS11_DEFAULTS.module)
-      .meta({ description: 'Path of the PKCS#11 module; the default is Debian\'s SoftHSM2.' }),
+      .meta({ description: "Path of the PKCS#11 module; the default is Debian's SoftHSM2." }),
     tokenLabel: z
       .string()
       .min(1)
@@ -61,7 +61,7 @@ export const Pkcs11ConfigSchema = z
     callTimeoutMs: positiveInt()
       .max(60_000)
       .default(PKCS11_DEFAULTS.callTimeoutMs)
-      .meta({ description: 'Budget of one wrap or unwrap in ms, below the apiserver\'s 3 s KMS timeout.' }),
+      .meta({ description: "Budget of one wrap or unwrap in ms, below the apiserver's 3 s KMS timeout." }),
     reconnectMinMs: positiveInt()
       .default(PKCS11_DEFAULTS.reconnectMinMs)
       .meta({ description: 'Wait in ms after a failed reconnect to the token; doubles per failure.' }),

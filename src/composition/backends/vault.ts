@@ -8,7 +8,11 @@ export const VAULT_TOKEN_ENV = 'KLEIDI_VAULT_TOKEN';
 
 const path = () => z.string().min(1);
 /** Mount and key names become key_id parts, which are joined with ':'. */
-const idPart = () => z.string().min(1).regex(/^[^:]+$/, 'must not contain ":" (it is part of the key_id)');
+const idPart = () =>
+  z
+    .string()
+    .min(1)
+    .regex(/^[^:]+$/, 'must not contain ":" (it is part of the key_id)');
 const ms = () => z.coerce.number().int().positive();
 
 /**
@@ -18,7 +22,9 @@ const ms = () => z.coerce.number().int().positive();
  */
 export const VaultConfigSchema = z
   .strictObject({
-    address: z.url({ protocol: /^https?$/ }).meta({ description: 'Vault or OpenBao address, e.g. https://vault.example:8200.' }),
+    address: z
+      .url({ protocol: /^https?$/ })
+      .meta({ description: 'Vault or OpenBao address, e.g. https://vault.example:8200.' }),
     mount: idPart().default('transit').meta({ description: 'Path of the transit secrets engine mount.' }),
     key: idPart().default('kleidi').meta({ description: 'Name of the transit key that wraps data keys.' }),
     namespace: z
@@ -37,20 +43,28 @@ export const VaultConfigSchema = z
       .meta({ description: 'Mount path of the auth method; defaults to the method name (approle, kubernetes, cert).' }),
     tokenFile: path()
       .optional()
-      .meta({ description: `authMethod token: file holding the token, mode 0600 or stricter; or set env ${VAULT_TOKEN_ENV}.` }),
+      .meta({
+        description: `authMethod token: file holding the token, mode 0600 or stricter; or set env ${VAULT_TOKEN_ENV}.`,
+      }),
     roleIdFile: path().optional().meta({ description: 'authMethod approle: file holding the role_id.' }),
     secretIdFile: path()
       .optional()
-      .meta({ description: 'authMethod approle: file holding the secret_id, mode 0600 or stricter; re-read at each login.' }),
+      .meta({
+        description: 'authMethod approle: file holding the secret_id, mode 0600 or stricter; re-read at each login.',
+      }),
     role: z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'authMethod kubernetes: the Vault role (required); cert: the certificate role name (optional).' }),
+      .meta({
+        description: 'authMethod kubernetes: the Vault role (required); cert: the certificate role name (optional).',
+      }),
     jwtFile: path()
       .default('/var/run/secrets/kubernetes.io/serviceaccount/token')
       .meta({ description: 'authMethod kubernetes: service-account token file; re-read at each login.' }),
-    caFile: path().optional().meta({ description: "PEM CA bundle for Vault's certificate; the system roots when unset." }),
+    caFile: path()
+      .optional()
+      .meta({ description: "PEM CA bundle for Vault's certificate; the system roots when unset." }),
     clientCertFile: path()
       .optional()
       .meta({ description: 'PEM client certificate, for cert auth or a listener requiring client certificates.' }),
@@ -63,7 +77,9 @@ export const VaultConfigSchema = z
     callTimeoutMs: ms()
       .max(60_000)
       .default(2_500)
-      .meta({ description: "Budget in ms of one Vault call, retries included; keep it below the apiserver's 3 s KMS timeout." }),
+      .meta({
+        description: "Budget in ms of one Vault call, retries included; keep it below the apiserver's 3 s KMS timeout.",
+      }),
     attemptTimeoutMs: ms()
       .max(60_000)
       .default(1_000)
@@ -85,8 +101,10 @@ export const VaultConfigSchema = z
       need('secretIdFile', 'for authMethod approle');
     }
     if (c.authMethod === 'kubernetes') need('role', 'for authMethod kubernetes');
-    if (c.authMethod === 'cert' || c.clientKeyFile !== undefined) need('clientCertFile', 'with clientKeyFile or authMethod cert');
-    if (c.authMethod === 'cert' || c.clientCertFile !== undefined) need('clientKeyFile', 'with clientCertFile or authMethod cert');
+    if (c.authMethod === 'cert' || c.clientKeyFile !== undefined)
+      need('clientCertFile', 'with clientKeyFile or authMethod cert');
+    if (c.authMethod === 'cert' || c.clientCertFile !== undefined)
+      need('clientKeyFile', 'with clientCertFile or authMethod cert');
     if (c.address.startsWith('http:') && (c.caFile !== undefined || c.clientCertFile !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['address'], message: 'TLS files are set but the address is http://' });
     }

@@ -75,13 +75,16 @@ function typeOf(node: Node): string {
     case 'number': {
       const base = n.isInt ? 'integer' : 'number';
       const { lo, hi } = numberBounds(d, n.isInt === true);
-      if (lo !== undefined && hi !== undefined) return /^-?\d/.test(lo) ? `${base} ${lo}–${hi}` : `${base} ${lo}, ${hi}`;
+      if (lo !== undefined && hi !== undefined)
+        return /^-?\d/.test(lo) ? `${base} ${lo}–${hi}` : `${base} ${lo}, ${hi}`;
       return lo !== undefined ? `${base} ${lo}` : hi !== undefined ? `${base} ${hi}` : base;
     }
     case 'boolean':
       return 'boolean';
     case 'enum':
-      return Object.values(d.entries ?? {}).map((v) => `\`${String(v)}\``).join(' | ');
+      return Object.values(d.entries ?? {})
+        .map((v) => `\`${String(v)}\``)
+        .join(' | ');
     case 'union': {
       const types = [...new Set((d.options ?? []).map(typeOf))];
       // z.union([z.boolean(), z.stringbool()]): a boolean that env and flags may spell as text.
@@ -125,7 +128,11 @@ function showDefault(v: unknown, format: FieldMeta['format']): string {
 }
 
 function durationText(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;

@@ -23,18 +23,31 @@ export function settingsReference(serve: Command): string {
     '',
     '### Shared settings',
     '',
-    ...table(describeObject(BaseConfigSchema.shape), (k) => k, (k) => `KLEIDI_${upperSnake(k)}`, (k) => flags.get(k)),
+    ...table(
+      describeObject(BaseConfigSchema.shape),
+      (k) => k,
+      (k) => `KLEIDI_${upperSnake(k)}`,
+      (k) => flags.get(k),
+    ),
   ];
   for (const b of backends) {
     const shape = (b.schema as unknown as { shape?: Parameters<typeof describeObject>[0] }).shape;
     if (!shape) continue;
     out.push('', `### Backend \`${b.name}\` (YAML section \`${b.section}\`)`, '');
-    out.push(...table(describeObject(shape), (k) => `${b.section}.${k}`, (k) => `KLEIDI_${upperSnake(b.section)}_${upperSnake(k)}`, () => undefined));
+    out.push(
+      ...table(
+        describeObject(shape),
+        (k) => `${b.section}.${k}`,
+        (k) => `KLEIDI_${upperSnake(b.section)}_${upperSnake(k)}`,
+        () => undefined,
+      ),
+    );
   }
   const secrets = backends.flatMap((b) => (b.secretEnv ?? []).map((name) => [name, b.name] as const));
   out.push('', '### Environment variables that are not settings', '', '| Variable | Meaning |', '|---|---|');
   out.push('| `KLEIDI_CONFIG` | path of the YAML config file (same as `--config`) |');
-  for (const [name, backend] of secrets) out.push(`| \`${name}\` | a secret the \`${backend}\` backend reads itself; never logged, never a flag |`);
+  for (const [name, backend] of secrets)
+    out.push(`| \`${name}\` | a secret the \`${backend}\` backend reads itself; never logged, never a flag |`);
   return out.join('\n');
 }
 

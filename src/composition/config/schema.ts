@@ -17,12 +17,17 @@ export const BaseConfigSchema = z.strictObject({
     .string()
     .min(1)
     .default('local')
-    .meta({ description: 'Where the key-encryption key lives: `local`, `pkcs11`, `vault` (or `in-memory` for tests).' }),
+    .meta({
+      description: 'Where the key-encryption key lives: `local`, `pkcs11`, `vault` (or `in-memory` for tests).',
+    }),
   socket: z
     .string()
     .min(1)
     .default('unix:///var/run/kleidi/kms.sock')
-    .meta({ description: 'The KMS socket: `unix:///path.sock`, `unix:///@abstract` or a bare path. kube-apiserver must see the same path.' }),
+    .meta({
+      description:
+        'The KMS socket: `unix:///path.sock`, `unix:///@abstract` or a bare path. kube-apiserver must see the same path.',
+    }),
   socketMode: fileMode
     .default(0o600)
     .refine((m) => (m & 0o007) === 0, 'the socket must not be accessible to others (use socketGroup to share it)')
@@ -35,10 +40,13 @@ export const BaseConfigSchema = z.strictObject({
     .string()
     .min(1)
     .default('/var/lib/kleidi')
-    .meta({ description: 'kleidi\'s own writable directory; the local keyring lives here.' }),
+    .meta({ description: "kleidi's own writable directory; the local keyring lives here." }),
   refreshInterval: duration(100, 30_000)
     .default(10_000)
-    .meta({ format: 'duration', description: 'How often key state and backend health are refreshed; Status answers from this cache.' }),
+    .meta({
+      format: 'duration',
+      description: 'How often key state and backend health are refreshed; Status answers from this cache.',
+    }),
   shutdownGrace: duration(0, 120_000)
     .default(10_000)
     .meta({ format: 'duration', description: 'How long SIGTERM lets in-flight calls finish.' }),

@@ -28,4 +28,3 @@ export interface KeyWrapper {
   /** Releases sessions, timers and key material. Idempotent. */
   close(): Promise<void>;
 }
-

@@ -13,7 +13,13 @@ import {
   writePolicy,
   type TokenReviewer,
 } from '../../support/vault-auth.fixture.js';
-import { DEV_TLS_NAME, secretFile, setUpTransit, startDevVault, type VaultServer } from '../../support/vault-server.fixture.js';
+import {
+  DEV_TLS_NAME,
+  secretFile,
+  setUpTransit,
+  startDevVault,
+  type VaultServer,
+} from '../../support/vault-server.fixture.js';
 import { openWrapper, type TestSettings } from '../../support/vault-transit.harness.js';
 
 /** Every auth method, each limited to the documented minimum transit policy. */
@@ -56,7 +62,9 @@ describe('vault auth methods (plain HTTP server)', () => {
 
   it('refuses a token file every user can read, naming the fix', async () => {
     const tokenFile = await secretFile(server.dir, 'open-token', 'root', 0o644);
-    const err = await openWrapper({ address: server.address, auth: { method: 'token', tokenFile } }).catch((e: unknown) => e);
+    const err = await openWrapper({ address: server.address, auth: { method: 'token', tokenFile } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(BackendMisconfiguredError);
     expect((err as Error).message).toContain(`chmod o-rwx ${tokenFile}`);
     expect((err as Error).message).not.toContain('root');
@@ -66,7 +74,10 @@ describe('vault auth methods (plain HTTP server)', () => {
     const { roleId, newSecretId } = await setUpAppRole(server, { token_policies: ['kleidi'], token_ttl: '1h' });
     const roleIdFile = await secretFile(server.dir, 'role-id', roleId);
     const secretIdFile = await secretFile(server.dir, 'secret-id', await newSecretId());
-    const w = await openWrapper({ address: server.address, auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } });
+    const w = await openWrapper({
+      address: server.address,
+      auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile },
+    });
     await roundTrip(w);
     // The operator rotates the secret_id and revokes the old one's tokens: the next login uses the new file.
     await writeFile(secretIdFile, await newSecretId(), { mode: 0o600 });
@@ -101,7 +112,10 @@ describe('vault auth methods (plain HTTP server)', () => {
     const { jwt, uid } = serviceAccountJwt('default', 'intruder');
     reviewer.valid.set(jwt, { namespace: 'default', name: 'intruder', uid });
     const jwtFile = await secretFile(server.dir, 'bad-sa-token', jwt, 0o644);
-    const w = await openWrapper({ address: server.address, auth: { method: 'kubernetes', mount: 'k8s-custom', role: 'kleidi', jwtFile } });
+    const w = await openWrapper({
+      address: server.address,
+      auth: { method: 'kubernetes', mount: 'k8s-custom', role: 'kleidi', jwtFile },
+    });
     const err = await w.currentVersion(aSignal()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendMisconfiguredError);
     expect((err as Error).message).toMatch(/Kubernetes login refused by Vault \(403/);
@@ -117,7 +131,10 @@ describe('vault over TLS: CA file, server name, TLS certificate auth', () => {
     server = await startDevVault({ tls: true });
     await setUpTransit(server);
     await writePolicy(server, 'kleidi', minimalPolicy());
-    base = { address: server.address, auth: { method: 'token', tokenFile: await secretFile(server.dir, 'token', 'root') } };
+    base = {
+      address: server.address,
+      auth: { method: 'token', tokenFile: await secretFile(server.dir, 'token', 'root') },
+    };
   });
   afterAll(async () => {
     await server?.stop();
@@ -134,7 +151,10 @@ describe('vault over TLS: CA file, server name, TLS certificate auth', () => {
     const untrusted = await openWrapper(base);
     await expect(untrusted.currentVersion(aSignal())).rejects.toThrow(/TLS certificate is not trusted .*caFile/);
     await untrusted.close();
-    const wrongName = await openWrapper({ ...base, tls: { caFile: server.tls?.caFile ?? '', serverName: 'other.example' } });
+    const wrongName = await openWrapper({
+      ...base,
+      tls: { caFile: server.tls?.caFile ?? '', serverName: 'other.example' },
+    });
     await expect(wrongName.currentVersion(aSignal())).rejects.toBeInstanceOf(BackendMisconfiguredError);
     await wrongName.close();
   });
@@ -142,7 +162,11 @@ describe('vault over TLS: CA file, server name, TLS certificate auth', () => {
   it('TLS certificate auth', async () => {
     const client = await clientCertificate(server.dir);
     await server.api('POST', 'sys/auth/cert', { type: 'cert' });
-    await server.api('POST', 'auth/cert/certs/kleidi', { certificate: client.pem, token_policies: ['kleidi'], token_ttl: '1h' });
+    await server.api('POST', 'auth/cert/certs/kleidi', {
+      certificate: client.pem,
+      token_policies: ['kleidi'],
+      token_ttl: '1h',
+    });
     const w = await openWrapper({
       address: server.address,
       auth: { method: 'cert', mount: 'cert', role: 'kleidi' },

@@ -22,7 +22,11 @@ describe('vault backend definition against a real server', () => {
   });
 
   it('init, serve and rotate from env-shaped settings with a token file', async () => {
-    const config = VaultConfigSchema.parse({ address: server.address, tokenFile: await secretFile(server.dir, 't', 'root'), callTimeoutMs: '2000' });
+    const config = VaultConfigSchema.parse({
+      address: server.address,
+      tokenFile: await secretFile(server.dir, 't', 'root'),
+      callTimeoutMs: '2000',
+    });
     const admin = await vaultBackend.openAdmin(config, ctx());
     const { created, current } = await admin.init(aSignal());
     expect(created).toBe(true);

@@ -14,7 +14,10 @@ describe('vault transit: rotation and key_id', () => {
   beforeAll(async () => {
     server = await startDevVault();
     await setUpTransit(server);
-    settings = { address: server.address, auth: { method: 'token', tokenFile: await secretFile(server.dir, 'token', 'root') } };
+    settings = {
+      address: server.address,
+      auth: { method: 'token', tokenFile: await secretFile(server.dir, 'token', 'root') },
+    };
     w = await openWrapper(settings);
   });
   afterAll(async () => {
@@ -22,7 +25,7 @@ describe('vault transit: rotation and key_id', () => {
     await server?.stop();
   });
 
-  it('derives key_id from mount, key, version and that version\'s creation time', async () => {
+  it("derives key_id from mount, key, version and that version's creation time", async () => {
     const v = await w.currentVersion(aSignal());
     const key = await server.api('GET', 'transit/keys/kleidi');
     const created = (key.data as { keys: Record<string, number> }).keys['1'];
@@ -55,7 +58,9 @@ describe('vault transit: rotation and key_id', () => {
     await server.api('POST', 'transit/keys/kleidi/config', { min_decryption_version: 2 });
     const err = await w.unwrap(wrapped, aSignal()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyUnusableError);
-    expect((err as Error).message).toMatch(/needs transit key version 1.*min_decryption_version .* is 2; lower it to 1/);
+    expect((err as Error).message).toMatch(
+      /needs transit key version 1.*min_decryption_version .* is 2; lower it to 1/,
+    );
     await server.api('POST', 'transit/keys/kleidi/config', { min_decryption_version: 1 });
     expect(await w.unwrap(wrapped, aSignal())).toEqual(seed);
   });

@@ -15,29 +15,36 @@ describe('vault transit throughput', () => {
   beforeAll(async () => {
     server = await startDevVault();
     await setUpTransit(server);
-    w = await openWrapper({ address: server.address, auth: { method: 'token', tokenFile: await secretFile(server.dir, 't', 'root') } });
+    w = await openWrapper({
+      address: server.address,
+      auth: { method: 'token', tokenFile: await secretFile(server.dir, 't', 'root') },
+    });
   });
   afterAll(async () => {
     await w?.close();
     await server?.stop();
   });
 
-  it.each([1, 16])('round trips with %i concurrent callers', async (concurrency) => {
-    const v = await w.currentVersion(aSignal());
-    const seed = aDataKey();
-    const until = Date.now() + 3_000;
-    let done = 0;
-    const worker = async () => {
-      while (Date.now() < until) {
-        const back = await w.unwrap(await w.wrap(seed, v, aSignal()), aSignal());
-        if (back.length !== seed.length) throw new Error('round trip changed the seed');
-        done++;
-      }
-    };
-    const started = Date.now();
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const perSecond = Math.round((done * 1_000) / (Date.now() - started));
-    console.log(`vault transit: ${perSecond} wrap+unwrap round trips/s with ${concurrency} concurrent callers`);
-    expect(perSecond).toBeGreaterThan(20);
-  }, 20_000);
+  it.each([1, 16])(
+    'round trips with %i concurrent callers',
+    async (concurrency) => {
+      const v = await w.currentVersion(aSignal());
+      const seed = aDataKey();
+      const until = Date.now() + 3_000;
+      let done = 0;
+      const worker = async () => {
+        while (Date.now() < until) {
+          const back = await w.unwrap(await w.wrap(seed, v, aSignal()), aSignal());
+          if (back.length !== seed.length) throw new Error('round trip changed the seed');
+          done++;
+        }
+      };
+      const started = Date.now();
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      const perSecond = Math.round((done * 1_000) / (Date.now() - started));
+      console.log(`vault transit: ${perSecond} wrap+unwrap round trips/s with ${concurrency} concurrent callers`);
+      expect(perSecond).toBeGreaterThan(20);
+    },
+    20_000,
+  );
 });

@@ -36,7 +36,14 @@ describe('vault token lifecycle (real server behind a counting proxy)', () => {
     server = await startDevVault();
     await setUpTransit(server);
     await writePolicy(server, 'kleidi', minimalPolicy());
-    await writePolicy(server, 'encrypt-only', minimalPolicy().split('\n').filter((l) => !l.includes('decrypt')).join('\n'));
+    await writePolicy(
+      server,
+      'encrypt-only',
+      minimalPolicy()
+        .split('\n')
+        .filter((l) => !l.includes('decrypt'))
+        .join('\n'),
+    );
     approle = await setUpAppRole(server, { token_policies: ['kleidi'], token_ttl: '1h' });
     proxy = await startCountingProxy(server.address);
   });
@@ -47,7 +54,12 @@ describe('vault token lifecycle (real server behind a counting proxy)', () => {
 
   it('static token revoked: a clear unhealthy reason, few requests, recovery when the file is replaced', async () => {
     const tokenFile = await secretFile(server.dir, 'revoked-token', await createToken(server, ['kleidi']));
-    const w = await openWrapper({ address: proxy.address, auth: { method: 'token', tokenFile }, minBackoffMs: 500, maxBackoffMs: 4_000 });
+    const w = await openWrapper({
+      address: proxy.address,
+      auth: { method: 'token', tokenFile },
+      minBackoffMs: 500,
+      maxBackoffMs: 4_000,
+    });
     await roundTrip(w);
     await server.api('POST', 'auth/token/revoke', { token: await readFile(tokenFile, 'utf8') });
     const before = proxy.seen.length;
@@ -61,7 +73,16 @@ describe('vault token lifecycle (real server behind a counting proxy)', () => {
     expect(w.details().lastError).toContain('refused the token');
 
     await writeFile(tokenFile, await createToken(server, ['kleidi']), { mode: 0o600 });
-    await expect.poll(() => w.currentVersion(aSignal()).then(() => true, () => false), { timeout: 5_000, interval: 200 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          w.currentVersion(aSignal()).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 5_000, interval: 200 },
+      )
+      .toBe(true);
     await roundTrip(w);
     await w.close();
   });
@@ -69,7 +90,10 @@ describe('vault token lifecycle (real server behind a counting proxy)', () => {
   it('AppRole token revoked: exactly one new login, no failed call', async () => {
     const roleIdFile = await secretFile(server.dir, 'rid', approle.roleId);
     const secretIdFile = await secretFile(server.dir, 'sid', await approle.newSecretId());
-    const w = await openWrapper({ address: proxy.address, auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } });
+    const w = await openWrapper({
+      address: proxy.address,
+      auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile },
+    });
     await roundTrip(w);
     await server.api('PUT', 'sys/leases/revoke-prefix/auth/approle/login');
     const logins = proxy.count('/v1/auth/approle/login');
@@ -80,7 +104,11 @@ describe('vault token lifecycle (real server behind a counting proxy)', () => {
   });
 
   it('403 that survives a fresh login is misconfigured; later calls fail fast without reaching Vault', async () => {
-    const limited = await setUpAppRole(server, { token_policies: ['encrypt-only'], token_ttl: '1h' }, 'approle-limited');
+    const limited = await setUpAppRole(
+      server,
+      { token_policies: ['encrypt-only'], token_ttl: '1h' },
+      'approle-limited',
+    );
     const roleIdFile = await secretFile(server.dir, 'rid2', limited.roleId);
     const secretIdFile = await secretFile(server.dir, 'sid2', await limited.newSecretId());
     const w = await openWrapper({
@@ -95,16 +123,24 @@ describe('vault token lifecycle (real server behind a counting proxy)', () => {
     expect((err as Error).message).toMatch(/denied transit\/decrypt\/kleidi after a fresh login/);
     expect(w.details().logins).toBe(2);
     const before = proxy.seen.length;
-    for (let i = 0; i < 10; i++) await expect(w.unwrap(wrapped, aSignal())).rejects.toBeInstanceOf(BackendMisconfiguredError);
+    for (let i = 0; i < 10; i++)
+      await expect(w.unwrap(wrapped, aSignal())).rejects.toBeInstanceOf(BackendMisconfiguredError);
     expect(proxy.seen.length).toBe(before);
     await w.close();
   });
 
   it('renews at about 2/3 of the TTL without any traffic, and logs in again near the max TTL', async () => {
-    const short = await setUpAppRole(server, { token_policies: ['kleidi'], token_ttl: '3s', token_max_ttl: '6s' }, 'approle-short');
+    const short = await setUpAppRole(
+      server,
+      { token_policies: ['kleidi'], token_ttl: '3s', token_max_ttl: '6s' },
+      'approle-short',
+    );
     const roleIdFile = await secretFile(server.dir, 'rid3', short.roleId);
     const secretIdFile = await secretFile(server.dir, 'sid3', await short.newSecretId());
-    const w = await openWrapper({ address: server.address, auth: { method: 'approle', mount: 'approle-short', roleIdFile, secretIdFile } });
+    const w = await openWrapper({
+      address: server.address,
+      auth: { method: 'approle', mount: 'approle-short', roleIdFile, secretIdFile },
+    });
     await roundTrip(w);
     const firstExpiry = Date.parse(w.details().tokenExpiresAt ?? '');
     await sleep(2_600); // renewal due at 2 s

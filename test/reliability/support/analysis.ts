@@ -60,7 +60,10 @@ export function analyzeCalls(calls: readonly Call[], w: FaultWindow): CallAnalys
   const inside = calls.filter((c) => c.end >= w.from && c.start <= w.to);
   const outside = calls.filter((c) => c.end < w.from || c.start > w.to);
   return {
-    window: stats(inside, w.allowed.filter((c) => c !== 'WRONG')),
+    window: stats(
+      inside,
+      w.allowed.filter((c) => c !== 'WRONG'),
+    ),
     outside: stats(outside, []),
     wrong: calls.filter((c) => c.code === 'WRONG').length,
     total: calls.length,

@@ -1,12 +1,5 @@
 import { analyzeCalls, type CallAnalysis } from './analysis.js';
-import {
-  DEADLINE_MS,
-  DEADLINE_SLACK_MS,
-  HEALTH_DETECT_MAX_MS,
-  HEALTH_RECOVER_MAX_MS,
-  record,
-  sleep,
-} from './env.js';
+import { DEADLINE_MS, DEADLINE_SLACK_MS, HEALTH_DETECT_MAX_MS, HEALTH_RECOVER_MAX_MS, record, sleep } from './env.js';
 import { describe as describeSample, isOk, isOutage, type HealthWatch } from './health.js';
 import { statusOnce, type KleidiNode } from './kleidi.js';
 import { Load, verifyJournals, type LoadOptions, type VerifySummary } from './load.js';
@@ -61,7 +54,12 @@ export interface FaultResult {
   readonly verify: VerifySummary;
   readonly holdMs: number;
   /** Wall-clock times (ms since the epoch, as the loadgen's CSV): injected, complete, backend back, healthy. */
-  readonly times: { readonly injected: number; readonly complete: number; readonly back: number; readonly healthy?: number };
+  readonly times: {
+    readonly injected: number;
+    readonly complete: number;
+    readonly back: number;
+    readonly healthy?: number;
+  };
   readonly invariants: Record<string, boolean>;
 }
 
@@ -121,7 +119,8 @@ async function observe(run: BackendRun, fault: Fault, round: number, load: Load)
     'load kept flowing after recovery': calls.outside.ok > 0,
   };
   if (fault.outage) {
-    invariants[`health reports the outage within ${HEALTH_DETECT_MAX_MS / 1000} s`] = detectMs !== undefined && detectMs <= HEALTH_DETECT_MAX_MS;
+    invariants[`health reports the outage within ${HEALTH_DETECT_MAX_MS / 1000} s`] =
+      detectMs !== undefined && detectMs <= HEALTH_DETECT_MAX_MS;
     if (fault.restartsKleidi) {
       invariants['healthy again after the restart'] = recoverMs !== undefined;
     } else {
@@ -214,7 +213,9 @@ export function rotationFault(
 }
 
 /** A clean restart (SIGTERM, start), then every journal of the backend must decrypt to its seed. */
-export async function restartAndVerify(run: BackendRun): Promise<{ invariants: Record<string, boolean>; verify: VerifySummary }> {
+export async function restartAndVerify(
+  run: BackendRun,
+): Promise<{ invariants: Record<string, boolean>; verify: VerifySummary }> {
   const exit = await run.node.stop('SIGTERM');
   await run.node.start();
   const verify = await verifyJournals(run.node.spec.socket, run.journals);
@@ -223,6 +224,12 @@ export async function restartAndVerify(run: BackendRun): Promise<{ invariants: R
     'no lost Encrypt after restart': verify.lost === 0 && verify.entries > 0,
     'no wrong Decrypt after restart': verify.wrong === 0,
   };
-  record({ kind: 'restart-verify', backend: run.backend, name: 'every journal after a clean restart', verify, invariants });
+  record({
+    kind: 'restart-verify',
+    backend: run.backend,
+    name: 'every journal after a clean restart',
+    verify,
+    invariants,
+  });
   return { invariants, verify };
 }

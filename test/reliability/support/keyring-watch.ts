@@ -63,7 +63,13 @@ export class KeyringWatch {
   async stop(): Promise<{ reads: number; corrupt: number; missing: number; badMode: number; problems: string[] }> {
     this.stopped = true;
     await this.loop;
-    return { reads: this.reads, corrupt: this.corrupt, missing: this.missing, badMode: this.badMode, problems: this.problems };
+    return {
+      reads: this.reads,
+      corrupt: this.corrupt,
+      missing: this.missing,
+      badMode: this.badMode,
+      problems: this.problems,
+    };
   }
 }
 

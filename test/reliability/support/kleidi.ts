@@ -77,10 +77,14 @@ export class KleidiNode {
     const t0 = Date.now();
     const until = t0 + (opts.timeoutMs ?? 30_000);
     for (;;) {
-      if (!this.running) throw new Error(`${this.spec.name} exited with ${proc.exitCode ?? proc.signalCode}; see ${this.logFile}`);
+      if (!this.running)
+        throw new Error(`${this.spec.name} exited with ${proc.exitCode ?? proc.signalCode}; see ${this.logFile}`);
       const s = await statusOnce(this.spec.socket, 1_000);
       if (s.answered && (opts.anyAnswer || s.healthz === 'ok')) return Date.now() - t0;
-      if (Date.now() > until) throw new Error(`${this.spec.name} not healthy after ${opts.timeoutMs ?? 30_000} ms (${s.healthz ?? s.code}); see ${this.logFile}`);
+      if (Date.now() > until)
+        throw new Error(
+          `${this.spec.name} not healthy after ${opts.timeoutMs ?? 30_000} ms (${s.healthz ?? s.code}); see ${this.logFile}`,
+        );
       await sleep(100);
     }
   }
@@ -112,7 +116,11 @@ export async function statusOnce(socket: string, deadlineMs: number): Promise<St
     return { answered: true, healthz: r.healthz, keyId: r.keyId };
   } catch (err) {
     const e = err as { code?: number; details?: string };
-    return { answered: false, ...(e.code !== undefined ? { code: e.code } : {}), ...(e.details ? { message: e.details } : {}) };
+    return {
+      answered: false,
+      ...(e.code !== undefined ? { code: e.code } : {}),
+      ...(e.details ? { message: e.details } : {}),
+    };
   } finally {
     c.close();
   }

@@ -56,21 +56,30 @@ export class Load {
     socket: string,
     opts: LoadOptions = {},
   ) {
-    if (!existsSync(LOADGEN)) throw new Error(`loadgen binary ${LOADGEN} missing: run scripts/reliability.mjs (it builds it)`);
+    if (!existsSync(LOADGEN))
+      throw new Error(`loadgen binary ${LOADGEN} missing: run scripts/reliability.mjs (it builds it)`);
     this.journal = join(JOURNALS, `${name}.jsonl`);
     this.callsFile = join(JOURNALS, `${name}.calls.csv`);
     // The loadgen appends: a file from an earlier run must not mix in.
     rmSync(this.journal, { force: true });
     rmSync(this.callsFile, { force: true });
     const args = [
-      '-mode', 'load',
-      '-socket', socket,
-      '-journal', this.journal,
-      '-calls', this.callsFile,
-      '-timeout', `${DEADLINE_MS}ms`,
-      '-rate', String(opts.rate ?? 60),
-      '-concurrency', String(opts.concurrency ?? 4),
-      '-klog', join(LOGS, 'apiserver-client-klog.log'),
+      '-mode',
+      'load',
+      '-socket',
+      socket,
+      '-journal',
+      this.journal,
+      '-calls',
+      this.callsFile,
+      '-timeout',
+      `${DEADLINE_MS}ms`,
+      '-rate',
+      String(opts.rate ?? 60),
+      '-concurrency',
+      String(opts.concurrency ?? 4),
+      '-klog',
+      join(LOGS, 'apiserver-client-klog.log'),
     ];
     if (opts.preload?.length) args.push('-preload', opts.preload.filter((p) => existsSync(p)).join(','));
     this.proc = spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -109,8 +118,20 @@ export async function verifyJournals(socket: string, journals: readonly string[]
   if (present.length === 0) return { entries: 0, ok: 0, lost: 0, wrong: 0, retried: 0, codes: {}, key_ids: {} };
   const proc = spawn(
     LOADGEN,
-    ['-mode', 'verify', '-socket', socket, '-journal', present.join(','), '-timeout', `${DEADLINE_MS}ms`, '-concurrency', '4',
-      '-klog', join(LOGS, 'apiserver-client-klog.log')],
+    [
+      '-mode',
+      'verify',
+      '-socket',
+      socket,
+      '-journal',
+      present.join(','),
+      '-timeout',
+      `${DEADLINE_MS}ms`,
+      '-concurrency',
+      '4',
+      '-klog',
+      join(LOGS, 'apiserver-client-klog.log'),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -18,13 +18,17 @@ export class MountNamespace {
   private constructor(private readonly holder: ChildProcess) {}
 
   static async create(): Promise<MountNamespace> {
-    if (process.getuid?.() !== 0) throw new Error('the state-directory faults need root (a private mount namespace and tmpfs)');
+    if (process.getuid?.() !== 0)
+      throw new Error('the state-directory faults need root (a private mount namespace and tmpfs)');
     const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
     const ns = new MountNamespace(holder);
     // unshare execs sleep after unsharing; wait until the pid's mount namespace differs from ours.
     const own = await run('readlink', ['/proc/self/ns/mnt']).then((r) => r.stdout.trim());
     for (let i = 0; i < 100; i++) {
-      const theirs = await run('readlink', [`/proc/${holder.pid}/ns/mnt`]).then((r) => r.stdout.trim(), () => '');
+      const theirs = await run('readlink', [`/proc/${holder.pid}/ns/mnt`]).then(
+        (r) => r.stdout.trim(),
+        () => '',
+      );
       if (theirs && theirs !== own) return ns;
       if (holder.exitCode !== null) break;
       await sleep(20);

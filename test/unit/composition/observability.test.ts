@@ -17,22 +17,32 @@ describe('instrumentWrapper', () => {
     const w = instrumentWrapper(scriptedWrapper().wrapper, m);
     expect(w).toBeInstanceOf(InstrumentedKeyWrapper);
     await w.currentVersion(aSignal());
-    expect(sample(await m.render(), 'kleidi_backend_operations_total', { op: 'currentVersion', outcome: 'ok' })).toBe(1);
+    expect(sample(await m.render(), 'kleidi_backend_operations_total', { op: 'currentVersion', outcome: 'ok' })).toBe(
+      1,
+    );
   });
 
   it('exports the expiry of a credential from the generic hook', async () => {
     const m = new PrometheusMetrics();
     const withHook = { ...scriptedWrapper().wrapper, credentialExpiresAt: () => 1_900_000_000_000 };
     instrumentWrapper(withHook, m);
-    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'in-memory' })).toBe(1_900_000_000);
+    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'in-memory' })).toBe(
+      1_900_000_000,
+    );
   });
 
   it('exports the Vault adapter’s token expiry from details().tokenExpiresAt, and nothing without one', async () => {
     const m = new PrometheusMetrics();
     let tokenExpiresAt: string | undefined = '2030-03-17T17:46:40.000Z';
-    const vaultLike = { ...scriptedWrapper().wrapper, backend: 'vault', details: () => ({ method: 'approle', tokenExpiresAt }) };
+    const vaultLike = {
+      ...scriptedWrapper().wrapper,
+      backend: 'vault',
+      details: () => ({ method: 'approle', tokenExpiresAt }),
+    };
     instrumentWrapper(vaultLike, m);
-    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'vault' })).toBe(1_900_000_000);
+    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'vault' })).toBe(
+      1_900_000_000,
+    );
     tokenExpiresAt = undefined;
     expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds')).toBeUndefined();
   });

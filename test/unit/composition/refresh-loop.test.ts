@@ -66,7 +66,9 @@ describe('RefreshLoop: how fast health follows the backend', () => {
   it('a live call failing with backend trouble triggers a probe at once: health reports the outage without waiting for the interval', async () => {
     await vi.advanceTimersByTimeAsync(2_000); // mid-interval
     backend.script.fail = new BackendUnavailableError('token removed');
-    await expect(service.encrypt({ uid: 'u', plaintext: aDataKey() }, aSignal())).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(service.encrypt({ uid: 'u', plaintext: aDataKey() }, aSignal())).rejects.toBeInstanceOf(
+      BackendUnavailableError,
+    );
     await vi.advanceTimersByTimeAsync(10);
     expect(healthy()).toBe(false);
     expect(tracker.status().healthz).toMatch(/^backend-unavailable: token removed/);

@@ -8,7 +8,9 @@ interface Panel {
   panels?: Panel[];
 }
 
-const dashboard = JSON.parse(readFileSync(new URL('../../../deploy/grafana/kleidi-dashboard.json', import.meta.url), 'utf8')) as {
+const dashboard = JSON.parse(
+  readFileSync(new URL('../../../deploy/grafana/kleidi-dashboard.json', import.meta.url), 'utf8'),
+) as {
   panels: Panel[];
   annotations: { list: Array<{ expr?: string }> };
 };
@@ -27,13 +29,19 @@ async function exportedNames(): Promise<Set<string>> {
 }
 
 function queries(panels: Panel[]): Array<[string, string]> {
-  return panels.flatMap((p) => [...(p.targets ?? []).map((t): [string, string] => [p.title ?? '', t.expr ?? '']), ...queries(p.panels ?? [])]);
+  return panels.flatMap((p) => [
+    ...(p.targets ?? []).map((t): [string, string] => [p.title ?? '', t.expr ?? '']),
+    ...queries(p.panels ?? []),
+  ]);
 }
 
 describe('deploy/grafana/kleidi-dashboard.json', () => {
   it('only queries metrics kleidi actually exports', async () => {
     const exported = await exportedNames();
-    const all = [...queries(dashboard.panels), ...dashboard.annotations.list.map((a): [string, string] => ['annotation', a.expr ?? ''])];
+    const all = [
+      ...queries(dashboard.panels),
+      ...dashboard.annotations.list.map((a): [string, string] => ['annotation', a.expr ?? '']),
+    ];
     expect(all.length).toBeGreaterThan(10);
     for (const [title, expr] of all) {
       const used = [...expr.matchAll(/\b(?:kleidi|process|nodejs)_[a-z0-9_]+/g)].map((m) => m[0]);

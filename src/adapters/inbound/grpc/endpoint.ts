@@ -1,7 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 
 /** Where the plugin listens: a filesystem socket or a Linux abstract socket. */
-export type Endpoint = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'abstract'; readonly name: string };
+export type Endpoint =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'abstract'; readonly name: string };
 
 /**
  * Parses an endpoint the way kube-apiserver does (k8s.io/kms/pkg/util.ParseEndpoint):

@@ -68,7 +68,10 @@ export class GrpcJsKmsServer {
       injector.injectConnection(s);
     });
     this.inode = socketInode(this.opts.endpoint);
-    this.log.info({ endpoint: endpointUrl(this.opts.endpoint), mode: this.opts.socket.mode.toString(8) }, 'serving KMSv2');
+    this.log.info(
+      { endpoint: endpointUrl(this.opts.endpoint), mode: this.opts.socket.mode.toString(8) },
+      'serving KMSv2',
+    );
   }
 
   /**
@@ -86,7 +89,8 @@ export class GrpcJsKmsServer {
       } catch {
         ino = undefined;
       }
-      if (ino !== this.inode) return { ok: false, reason: `socket file ${e.path} was removed or replaced; restart kleidi to recreate it` };
+      if (ino !== this.inode)
+        return { ok: false, reason: `socket file ${e.path} was removed or replaced; restart kleidi to recreate it` };
     }
     return { ok: true, reason: 'ok' };
   }
@@ -106,7 +110,10 @@ export class GrpcJsKmsServer {
     });
     this.injector?.drain(graceMs); // graceful close of each session; grpc-js cancels leftovers at graceMs
     if (!(await drained)) {
-      this.log.warn({ graceMs, connections: this.sockets.size }, 'grace period over; cancelling the calls still in flight');
+      this.log.warn(
+        { graceMs, connections: this.sockets.size },
+        'grace period over; cancelling the calls still in flight',
+      );
       this.injector?.destroy();
       for (const s of this.sockets) s.destroy();
     }

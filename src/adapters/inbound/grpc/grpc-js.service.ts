@@ -1,5 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary, type MessageInitShape, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type MessageInitShape,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+} from '@bufbuild/protobuf';
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from '@connectrpc/connect';
 import { CancelledError, DeadlineExceededError } from '../../../domain/model/errors.js';
 
@@ -23,7 +31,8 @@ export function serviceDefinition(svc: DescService): grpc.ServiceDefinition {
         responseStream: false,
         requestSerialize: (msg: MessageInitShape<DescMessage>) => Buffer.from(toBinary(m.input, create(m.input, msg))),
         requestDeserialize: (buf: Buffer): Decoded => decode(m.input, buf),
-        responseSerialize: (msg: MessageInitShape<DescMessage>) => Buffer.from(toBinary(m.output, create(m.output, msg))),
+        responseSerialize: (msg: MessageInitShape<DescMessage>) =>
+          Buffer.from(toBinary(m.output, create(m.output, msg))),
         responseDeserialize: (buf: Buffer) => fromBinary(m.output, buf),
       },
     ]),
@@ -52,7 +61,8 @@ export function unaryCall(svc: DescService, method: DescMethod, fn: UnaryFn): gr
     const at = deadline instanceof Date ? deadline.getTime() : deadline;
     let timer: NodeJS.Timeout | undefined;
     if (Number.isFinite(at)) {
-      const abortLate = () => ac.abort(new DeadlineExceededError('the caller\'s deadline passed before the backend answered'));
+      const abortLate = () =>
+        ac.abort(new DeadlineExceededError("the caller's deadline passed before the backend answered"));
       timer = setTimeout(abortLate, Math.max(0, at - Date.now()));
     }
     // grpc-js cancels the call itself when the deadline passes, possibly a few ms before our
@@ -60,7 +70,7 @@ export function unaryCall(svc: DescService, method: DescMethod, fn: UnaryFn): gr
     const onCancelled = () =>
       ac.abort(
         Date.now() >= at - DEADLINE_SLACK_MS
-          ? new DeadlineExceededError('the caller\'s deadline passed before the backend answered')
+          ? new DeadlineExceededError("the caller's deadline passed before the backend answered")
           : new CancelledError('the caller cancelled the call'),
       );
     call.once('cancelled', onCancelled);

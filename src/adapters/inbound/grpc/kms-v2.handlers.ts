@@ -25,7 +25,8 @@ export function kmsV2Handlers(
       observe(method, 'OK', seconds);
       // The same fields a per-call child logger would bind, without building one per call
       // (a pino child serialises and redacts its bindings up front, debug enabled or not).
-      if (method !== 'Status') log.debug(uid ? { uid, method, ms: seconds * 1000 } : { method, ms: seconds * 1000 }, 'kms call ok');
+      if (method !== 'Status')
+        log.debug(uid ? { uid, method, ms: seconds * 1000 } : { method, ms: seconds * 1000 }, 'kms call ok');
       return out;
     } catch (err) {
       const callLog = uid ? log.child({ uid, method }) : log.child({ method });
@@ -60,9 +61,23 @@ export function kmsV2Handlers(
 }
 
 const CODE_NAMES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
-  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
-  'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
 ] as const;
 
 /** The canonical gRPC code name, a bounded label for logs and metrics. */

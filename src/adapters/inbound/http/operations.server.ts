@@ -40,7 +40,10 @@ export class OperationsHttpServer {
     const bound = server.address() as AddressInfo;
     const url = httpUrl({ host: address.host, port: bound.port });
     if (!isLoopback(address.host)) {
-      this.log.warn({ url }, 'health and metrics are reachable from other hosts; keep this port firewalled to your scraper');
+      this.log.warn(
+        { url },
+        'health and metrics are reachable from other hosts; keep this port firewalled to your scraper',
+      );
     }
     this.log.info({ url, endpoints: ['/livez', '/readyz', '/metrics'] }, 'serving health and metrics over HTTP');
     return url;

@@ -79,7 +79,9 @@ function unwritable(dir: string, err: unknown): BackendMisconfiguredError | Back
   const code = codeOf(err);
   const msg = `cannot write the keyring in ${dir}: ${code}`;
   // A full disk may clear by itself; a permission problem needs an operator.
-  return code === 'ENOSPC' ? new BackendUnavailableError(msg, { cause: err }) : new BackendMisconfiguredError(msg, { cause: err });
+  return code === 'ENOSPC'
+    ? new BackendUnavailableError(msg, { cause: err })
+    : new BackendMisconfiguredError(msg, { cause: err });
 }
 
 export function isCode(err: unknown, code: string): boolean {

@@ -1,6 +1,11 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { envelopeHeader } from '../../../domain/model/envelope.js';
-import { BackendMisconfiguredError, BackendUnavailableError, KeyVersionUnknownError, KmsError } from '../../../domain/model/errors.js';
+import {
+  BackendMisconfiguredError,
+  BackendUnavailableError,
+  KeyVersionUnknownError,
+  KmsError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, WrappedKey } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyWrapper } from '../../../ports/outbound/key-wrapper.port.js';
@@ -45,7 +50,9 @@ export class LocalKeyWrapper implements KeyWrapper {
     const stamp = await statStamp(this.path);
     if (stamp === undefined) {
       // Keep serving the keys loaded before, but make the loss visible: a restart could not load them.
-      throw new BackendUnavailableError(`keyring file ${this.path} is missing; restore it from backup before a restart`);
+      throw new BackendUnavailableError(
+        `keyring file ${this.path} is missing; restore it from backup before a restart`,
+      );
     }
     if (stamp !== this.stamp) {
       try {

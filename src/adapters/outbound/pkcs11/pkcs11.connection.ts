@@ -52,7 +52,11 @@ export class Pkcs11Connection {
     return abortable(this.attempt(what, d.signal, op), d.signal).finally(d.dispose);
   }
 
-  private async attempt<T>(what: string, signal: AbortSignal, op: (t: LiveToken, s: AbortSignal) => Promise<T>): Promise<T> {
+  private async attempt<T>(
+    what: string,
+    signal: AbortSignal,
+    op: (t: LiveToken, s: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const t = await this.connected();
     try {
       return await op(t, signal);
@@ -94,7 +98,8 @@ export class Pkcs11Connection {
       const pin = await readPin(this.options.pin);
       this.module = loadModule(this.options.module);
       const what = `C_Login on the ${describeToken(this.options.token)}`;
-      const login = (anchor: Session) => this.latch.login(pin, stamp, () => anchor.login(pin.value, UserType.USER), what);
+      const login = (anchor: Session) =>
+        this.latch.login(pin, stamp, () => anchor.login(pin.value, UserType.USER), what);
       const live = openToken(this.module, this.options, login, this.clock, this.log);
       this.backoff.succeeded();
       this.live = live;
@@ -135,7 +140,9 @@ export class Pkcs11Connection {
     while (this.dropped.length > 0) {
       const t = this.dropped[0] as LiveToken;
       if (!(await t.pool.shutdown(DRAIN_MS))) {
-        throw new BackendUnavailableError(`PKCS#11 calls still in flight after ${DRAIN_MS} ms; not finalising under them`);
+        throw new BackendUnavailableError(
+          `PKCS#11 calls still in flight after ${DRAIN_MS} ms; not finalising under them`,
+        );
       }
       this.dropped.shift();
       try {

@@ -48,7 +48,9 @@ export class Pkcs11KeyAdmin implements KeyAdmin {
     return this.admin('rotate', signal, async (t) => {
       const existing = await t.catalog.scan();
       if (existing.length === 0) {
-        throw new BackendMisconfiguredError(`no key labelled '${this.options.keyLabel}' to rotate; run 'kleidi init' first`);
+        throw new BackendMisconfiguredError(
+          `no key labelled '${this.options.keyLabel}' to rotate; run 'kleidi init' first`,
+        );
       }
       const next = Math.max(...existing.map((e) => e.version)) + 1;
       return toVersion(await this.create(t, next));
@@ -96,7 +98,10 @@ export class Pkcs11KeyAdmin implements KeyAdmin {
     }
     this.log.info({ keyId: entry.keyId, version }, 'PKCS#11 key-encryption key created');
     if (this.options.keyVersion !== undefined && this.options.keyVersion !== version) {
-      this.log.warn({ pinned: this.options.keyVersion }, 'a key version is pinned in config; the new version is not current');
+      this.log.warn(
+        { pinned: this.options.keyVersion },
+        'a key version is pinned in config; the new version is not current',
+      );
     }
     return entry;
   }

@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { envelopeHeader } from '../../../domain/model/envelope.js';
-import {
-  KeyUnusableError,
-  KeyVersionUnknownError,
-  MalformedCiphertextError,
-} from '../../../domain/model/errors.js';
+import { KeyUnusableError, KeyVersionUnknownError, MalformedCiphertextError } from '../../../domain/model/errors.js';
 import type { KeyId } from '../../../domain/model/key-id.js';
 import { GCM_NONCE_BYTES, GCM_TAG_BYTES, type KeyVersion, type WrappedKey } from '../../../domain/model/key-version.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';

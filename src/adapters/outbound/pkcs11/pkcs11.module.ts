@@ -18,7 +18,9 @@ const owned = new Set<string>();
  */
 export function loadModule(path: string): Module {
   if (owned.has(path)) {
-    throw new BackendMisconfiguredError(`PKCS#11 module ${path} is already initialised by another user in this process`);
+    throw new BackendMisconfiguredError(
+      `PKCS#11 module ${path} is already initialised by another user in this process`,
+    );
   }
   let module: Module;
   try {

@@ -30,7 +30,9 @@ export async function readPin(source: PinSource): Promise<Pin> {
   }
   if (source.env !== undefined) return { value: checked(source.env, 'KLEIDI_PKCS11_PIN'), origin: 'KLEIDI_PKCS11_PIN' };
   if (source.file === undefined) {
-    throw new BackendMisconfiguredError('no PKCS#11 PIN configured: set pinFile (KLEIDI_PKCS11_PIN_FILE) or KLEIDI_PKCS11_PIN');
+    throw new BackendMisconfiguredError(
+      'no PKCS#11 PIN configured: set pinFile (KLEIDI_PKCS11_PIN_FILE) or KLEIDI_PKCS11_PIN',
+    );
   }
   const path = source.file;
   const origin = `PIN file ${path}`;

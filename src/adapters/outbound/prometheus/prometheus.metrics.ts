@@ -32,24 +32,51 @@ export class PrometheusMetrics implements Metrics, MetricsExposition {
   constructor(info: Readonly<Record<string, string>> = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry }); // process_* and nodejs_* incl. event-loop lag
-    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter({ name, help, labelNames, registers });
-    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge({ name, help, labelNames, registers });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter({ name, help, labelNames, registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Gauge({ name, help, labelNames, registers });
     const histogram = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
 
     gauge('kleidi_build_info', 'Always 1; labels describe this build', Object.keys(info)).set(info, 1);
-    this.requests = counter('kleidi_kms_requests_total', 'KMSv2 calls served, by method and gRPC code', ['method', 'code']);
-    this.requestSeconds = histogram('kleidi_kms_request_duration_seconds', 'KMSv2 call latency, by method and gRPC code', [
+    this.requests = counter('kleidi_kms_requests_total', 'KMSv2 calls served, by method and gRPC code', [
       'method',
       'code',
     ]);
+    this.requestSeconds = histogram(
+      'kleidi_kms_request_duration_seconds',
+      'KMSv2 call latency, by method and gRPC code',
+      ['method', 'code'],
+    );
     const opLabels: Array<'backend' | 'op' | 'outcome'> = ['backend', 'op', 'outcome'];
-    this.backendOps = counter('kleidi_backend_operations_total', 'Backend operations (including health probes), by op and outcome', opLabels);
-    this.backendSeconds = histogram('kleidi_backend_operation_duration_seconds', 'Backend operation latency, by op and outcome', opLabels);
-    this.healthy = gauge('kleidi_backend_healthy', '1 when the last background probe of the backend succeeded, else 0', ['backend']);
-    this.lastSuccess = gauge('kleidi_backend_last_success_timestamp_seconds', 'When the backend probe last succeeded (Unix time)', ['backend']);
-    this.currentKey = gauge('kleidi_current_key_info', 'Always 1; key_id is what Status and Encrypt report now', ['backend', 'key_id']);
-    this.rotations = counter('kleidi_key_rotations_total', 'key_id changes seen by the background refresh', ['backend']);
+    this.backendOps = counter(
+      'kleidi_backend_operations_total',
+      'Backend operations (including health probes), by op and outcome',
+      opLabels,
+    );
+    this.backendSeconds = histogram(
+      'kleidi_backend_operation_duration_seconds',
+      'Backend operation latency, by op and outcome',
+      opLabels,
+    );
+    this.healthy = gauge(
+      'kleidi_backend_healthy',
+      '1 when the last background probe of the backend succeeded, else 0',
+      ['backend'],
+    );
+    this.lastSuccess = gauge(
+      'kleidi_backend_last_success_timestamp_seconds',
+      'When the backend probe last succeeded (Unix time)',
+      ['backend'],
+    );
+    this.currentKey = gauge('kleidi_current_key_info', 'Always 1; key_id is what Status and Encrypt report now', [
+      'backend',
+      'key_id',
+    ]);
+    this.rotations = counter('kleidi_key_rotations_total', 'key_id changes seen by the background refresh', [
+      'backend',
+    ]);
     const readers = this.expiryReaders;
     new Gauge({
       name: 'kleidi_backend_token_expiry_timestamp_seconds',

@@ -62,7 +62,8 @@ export function createAuth(settings: VaultAuthSettings, client: VaultTransitClie
         preflight: async () => void (await read()),
         // The mount is always explicit: node-vault's kubernetesLogin() posts to /v1/auth//login
         // when it is omitted (nodevault/node-vault#300), and kleidi uses a generic write anyway.
-        login: async (signal) => login(`auth/${settings.mount}/login`, { role: settings.role, jwt: await read() }, signal, 'Kubernetes login'),
+        login: async (signal) =>
+          login(`auth/${settings.mount}/login`, { role: settings.role, jwt: await read() }, signal, 'Kubernetes login'),
       };
     }
     case 'cert':

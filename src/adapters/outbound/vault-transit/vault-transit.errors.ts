@@ -74,7 +74,10 @@ export function toKmsError(f: VaultCallFailure | KmsError, what: string): KmsErr
   if (f instanceof KmsError) return f;
   const opts = { cause: f };
   if (isTlsTrustFailure(f)) {
-    return new BackendMisconfiguredError(`${what}: Vault's TLS certificate is not trusted (${f.detail}); check caFile and tlsServerName`, opts);
+    return new BackendMisconfiguredError(
+      `${what}: Vault's TLS certificate is not trusted (${f.detail}); check caFile and tlsServerName`,
+      opts,
+    );
   }
   if (f.status === undefined) return new BackendUnavailableError(`${what}: Vault unreachable (${f.detail})`, opts);
   if (f.status === 429) return new BackendThrottledError(`${what}: Vault is rate limiting (429)`, opts);

@@ -79,7 +79,8 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
   private latest(info: TransitKeyInfo): KeyVersion {
     assertUsableKey(this.api.ref, info);
     const created = info.versions.get(info.latestVersion);
-    if (created === undefined) throw new BackendUnavailableError('Vault reported no creation time for the latest key version');
+    if (created === undefined)
+      throw new BackendUnavailableError('Vault reported no creation time for the latest key version');
     return transitKeyVersion(this.api.ref, info.latestVersion, created);
   }
 

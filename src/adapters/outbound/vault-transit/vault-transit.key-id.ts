@@ -25,7 +25,10 @@ export function transitKeyVersion(ref: TransitKeyRef, version: number, createdSe
 }
 
 /** The version of `info` that a key_id names, if it names one of this key's versions as they exist now. */
-export function versionFromKeyId(ref: TransitKeyRef, keyId: KeyId): { version: number; createdSeconds: number } | undefined {
+export function versionFromKeyId(
+  ref: TransitKeyRef,
+  keyId: KeyId,
+): { version: number; createdSeconds: number } | undefined {
   const prefix = `vault:${mountPath(ref)}:${ref.key}:v`;
   if (!keyId.startsWith(prefix)) return undefined;
   const m = /^(\d{1,9}):(\d{1,15})$/.exec(keyId.slice(prefix.length));

@@ -44,7 +44,8 @@ export class VaultTransitKeyWrapper implements KeyWrapper, CredentialExpiry {
     }
     assertUsableKey(this.api.ref, info);
     const created = info.versions.get(info.latestVersion);
-    if (created === undefined) throw new BackendUnavailableError('Vault reported no creation time for the latest key version');
+    if (created === undefined)
+      throw new BackendUnavailableError('Vault reported no creation time for the latest key version');
     return transitKeyVersion(this.api.ref, info.latestVersion, created);
   }
 
@@ -53,11 +54,15 @@ export class VaultTransitKeyWrapper implements KeyWrapper, CredentialExpiry {
     const v = this.parseKeyId(version.keyId);
     const info = await this.check(v, signal);
     if (info.minEncryptionVersion > v.version) {
-      throw new KeyUnusableError(`transit key version ${v.version} is below min_encryption_version ${info.minEncryptionVersion}`);
+      throw new KeyUnusableError(
+        `transit key version ${v.version} is below min_encryption_version ${info.minEncryptionVersion}`,
+      );
     }
     const ad = bindsAssociatedData(info) ? envelopeHeader(version.keyId, 'opaque') : undefined;
     const ciphertext = await this.api.encrypt(seed, v.version, ad, signal).catch((err: unknown) => {
-      throw err instanceof VaultCallFailure ? new KeyUnusableError(`transit refused to encrypt with version ${v.version}: ${err.detail}`, { cause: err }) : err;
+      throw err instanceof VaultCallFailure
+        ? new KeyUnusableError(`transit refused to encrypt with version ${v.version}: ${err.detail}`, { cause: err })
+        : err;
     });
     const got = versionFromCiphertext(ciphertext);
     if (got !== v.version) {
@@ -84,7 +89,9 @@ export class VaultTransitKeyWrapper implements KeyWrapper, CredentialExpiry {
       // A 400 is either a policy change since our last read (re-check with fresh metadata) or a bad ciphertext.
       const fresh = await this.api.readKey(signal);
       if (fresh) this.usable(fresh, v, wrapped.keyId);
-      throw new MalformedCiphertextError('transit could not decrypt: tampered, or bound to another key_id', { cause: err });
+      throw new MalformedCiphertextError('transit could not decrypt: tampered, or bound to another key_id', {
+        cause: err,
+      });
     }
   }
 
@@ -128,7 +135,9 @@ export class VaultTransitKeyWrapper implements KeyWrapper, CredentialExpiry {
       );
     }
     if (!isSameVersion(info, v)) {
-      throw new KeyVersionUnknownError(`transit key ${this.api.ref.key} has no version ${keyId ?? `v${v.version}`} (deleted or recreated)`);
+      throw new KeyVersionUnknownError(
+        `transit key ${this.api.ref.key} has no version ${keyId ?? `v${v.version}`} (deleted or recreated)`,
+      );
     }
   }
 }

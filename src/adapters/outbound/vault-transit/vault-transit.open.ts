@@ -26,13 +26,19 @@ export interface VaultTransitDeps {
 }
 
 /** Builds the serving KeyWrapper. Only local problems (files, address) fail here; Vault may still be down. */
-export async function openVaultTransitWrapper(s: VaultTransitSettings, deps: VaultTransitDeps): Promise<VaultTransitKeyWrapper> {
+export async function openVaultTransitWrapper(
+  s: VaultTransitSettings,
+  deps: VaultTransitDeps,
+): Promise<VaultTransitKeyWrapper> {
   const { api, renewer, close } = await openStack(s, deps);
   return new VaultTransitKeyWrapper(api, () => renewer.state(), close);
 }
 
 /** Builds the KeyAdmin behind `kleidi init | rotate | keys`. */
-export async function openVaultTransitAdmin(s: VaultTransitSettings, deps: VaultTransitDeps): Promise<VaultTransitKeyAdmin> {
+export async function openVaultTransitAdmin(
+  s: VaultTransitSettings,
+  deps: VaultTransitDeps,
+): Promise<VaultTransitKeyAdmin> {
   const { api, close } = await openStack(s, deps);
   return new VaultTransitKeyAdmin(api, deps.log, close);
 }

@@ -114,13 +114,19 @@ export class VaultTokenRenewer {
       const token = await this.auth.login(signal);
       const now = this.clock.now();
       this.held = { token, proven: false, firstTtl: token.ttlSeconds, expiresAt: expiry(now, token) };
-      this.log.info({ method: this.auth.method, ttlSeconds: token.ttlSeconds, renewable: token.renewable }, 'logged in to Vault');
+      this.log.info(
+        { method: this.auth.method, ttlSeconds: token.ttlSeconds, renewable: token.renewable },
+        'logged in to Vault',
+      );
       this.schedule(token.ttlSeconds * 1_000 * this.opts.renewFraction);
       return token.token;
     } catch (err) {
       this.problems++;
       this.lastError = err instanceof KmsError ? err : toKmsError(classifyFailure(err), 'Vault login');
-      this.log.warn({ method: this.auth.method, kind: this.lastError.kind, reason: this.lastError.message }, 'Vault login failed');
+      this.log.warn(
+        { method: this.auth.method, kind: this.lastError.kind, reason: this.lastError.message },
+        'Vault login failed',
+      );
       throw this.lastError;
     }
   }
@@ -140,7 +146,10 @@ export class VaultTokenRenewer {
     const nearMaxTtl = h !== undefined && h.token.ttlSeconds < h.firstTtl / 2 && this.auth.method !== 'token';
     if (!h || !h.token.renewable || nearMaxTtl) return this.backgroundLogin(signal);
     try {
-      const body = await this.client.send({ method: 'POST', path: 'auth/token/renew-self', token: h.token.token }, signal);
+      const body = await this.client.send(
+        { method: 'POST', path: 'auth/token/renew-self', token: h.token.token },
+        signal,
+      );
       const renewed = { ...parseAuth(body, 'token renewal'), token: h.token.token };
       if (this.held !== h) return; // replaced by a login meanwhile, which scheduled its own renewal
       this.held = { ...h, token: renewed, expiresAt: expiry(this.clock.now(), renewed) };

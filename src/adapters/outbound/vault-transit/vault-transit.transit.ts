@@ -17,10 +17,14 @@ export function bindsAssociatedData(info: TransitKeyInfo): boolean {
 /** Refuses keys kleidi cannot use, with a message that tells the operator what to change. */
 export function assertUsableKey(ref: TransitKeyRef, info: TransitKeyInfo): void {
   if (!ENCRYPTING_TYPES.has(info.type)) {
-    throw new BackendMisconfiguredError(`transit key ${ref.key} is of type ${info.type}, which cannot encrypt data keys`);
+    throw new BackendMisconfiguredError(
+      `transit key ${ref.key} is of type ${info.type}, which cannot encrypt data keys`,
+    );
   }
   if (info.derived) {
-    throw new BackendMisconfiguredError(`transit key ${ref.key} is a derived key; kleidi needs a key without derivation`);
+    throw new BackendMisconfiguredError(
+      `transit key ${ref.key} is a derived key; kleidi needs a key without derivation`,
+    );
   }
 }
 
@@ -65,7 +69,12 @@ export class TransitApi {
   }
 
   /** Encrypts with exactly `version`; rejects with VaultCallFailure on a 400 for the caller to interpret. */
-  async encrypt(plaintext: Uint8Array, version: number, ad: Uint8Array | undefined, signal: AbortSignal): Promise<string> {
+  async encrypt(
+    plaintext: Uint8Array,
+    version: number,
+    ad: Uint8Array | undefined,
+    signal: AbortSignal,
+  ): Promise<string> {
     const body = { plaintext: b64(plaintext), key_version: version, ...(ad ? { associated_data: b64(ad) } : {}) };
     return parseCiphertext(await this.transitCall('encrypt', body, signal));
   }
@@ -86,9 +95,18 @@ export class TransitApi {
   }
 
   /** Admin writes are not idempotent (a retried rotate could rotate twice), so they are sent once. */
-  private async write(op: string, body: Record<string, unknown> | undefined, signal: AbortSignal, what: string, suffix = '') {
+  private async write(
+    op: string,
+    body: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+    what: string,
+    suffix = '',
+  ) {
     try {
-      await this.session.call({ method: 'POST', path: this.path(op) + suffix, body: body ?? {}, idempotent: false }, signal);
+      await this.session.call(
+        { method: 'POST', path: this.path(op) + suffix, body: body ?? {}, idempotent: false },
+        signal,
+      );
     } catch (err) {
       throw toKmsError(classifyFailure(err), what);
     }

@@ -42,13 +42,18 @@ describe('PKCS#11 return values → KmsError', () => {
 
   it('names the PIN code first and says it will not retry', () => {
     const e = toKmsError(ckr('CKR_PIN_INCORRECT'), 'C_Login on a token');
-    expect(e.message).toMatch(/^PKCS#11 login refused with CKR_PIN_INCORRECT \(C_Login on a token\); not logging in again/);
+    expect(e.message).toMatch(
+      /^PKCS#11 login refused with CKR_PIN_INCORRECT \(C_Login on a token\); not logging in again/,
+    );
   });
 
   it('passes KmsErrors through and wraps anything else as unavailable', () => {
     const own = new KeyVersionUnknownError('x');
     expect(toKmsError(own, 'op')).toBe(own);
-    expect(toKmsError(new TypeError('boom'), 'op')).toMatchObject({ kind: 'backend-unavailable', message: 'op failed: boom' });
+    expect(toKmsError(new TypeError('boom'), 'op')).toMatchObject({
+      kind: 'backend-unavailable',
+      message: 'op failed: boom',
+    });
   });
 
   it('names unknown codes in hex', () => {

@@ -31,7 +31,9 @@ describe('readPin', () => {
     await put('1234\n', mode);
     const reading = readPin({ file });
     await expect(reading).rejects.toBeInstanceOf(BackendMisconfiguredError);
-    await expect(reading).rejects.toThrow(`has mode 0${mode.toString(8)}; it must not be accessible by group or others (run: chmod 600 ${file})`);
+    await expect(reading).rejects.toThrow(
+      `has mode 0${mode.toString(8)}; it must not be accessible by group or others (run: chmod 600 ${file})`,
+    );
   });
 
   it('never puts the PIN into an error message', async () => {

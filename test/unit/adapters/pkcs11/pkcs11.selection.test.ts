@@ -23,7 +23,9 @@ describe('KEK version selection', () => {
 
   it('treats copies of one key as one key, and two different keys of one version as ambiguous', () => {
     expect(selectCurrent([entry(1, 'aa'), entry(1, 'aa')], 'kek').kcv).toBe('aa');
-    expect(() => selectCurrent([entry(1, 'aa'), entry(1, 'bb')], 'kek')).toThrow(/2 different keys are labelled 'kek' v1/);
+    expect(() => selectCurrent([entry(1, 'aa'), entry(1, 'bb')], 'kek')).toThrow(
+      /2 different keys are labelled 'kek' v1/,
+    );
   });
 
   it('lists versions with notes and never key material', () => {
@@ -36,7 +38,8 @@ describe('KEK version selection', () => {
 
   it('parses only v<N> CKA_IDs', () => {
     expect(parseVersionId(Buffer.from('v12'))).toBe(12);
-    for (const bad of ['v0', 'v01', '12', 'v1 ', 'V1', 'v1234567890']) expect(parseVersionId(Buffer.from(bad))).toBeUndefined();
+    for (const bad of ['v0', 'v01', '12', 'v1 ', 'V1', 'v1234567890'])
+      expect(parseVersionId(Buffer.from(bad))).toBeUndefined();
     expect(parseVersionId(null)).toBeUndefined();
   });
 });

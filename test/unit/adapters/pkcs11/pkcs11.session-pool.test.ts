@@ -41,7 +41,9 @@ describe('SessionPool', () => {
 
   it('closes a session whose operation failed and opens a fresh one', async () => {
     const { pool, closed } = harness(1);
-    await expect(pool.use(AbortSignal.timeout(1_000), () => Promise.reject(new Error('CKR_ARGUMENTS_BAD')))).rejects.toThrow();
+    await expect(
+      pool.use(AbortSignal.timeout(1_000), () => Promise.reject(new Error('CKR_ARGUMENTS_BAD'))),
+    ).rejects.toThrow();
     expect(closed).toEqual([0]);
     expect(await pool.use(AbortSignal.timeout(1_000), async (s) => s[0])).toBe(1);
   });
@@ -63,7 +65,10 @@ describe('SessionPool', () => {
     let broken = false;
     const { pool } = harness(1, () => broken);
     let release!: () => void;
-    const busy = pool.use(AbortSignal.timeout(5_000), () => new Promise<void>((_, reject) => (release = () => reject(new Error('x')))));
+    const busy = pool.use(
+      AbortSignal.timeout(5_000),
+      () => new Promise<void>((_, reject) => (release = () => reject(new Error('x')))),
+    );
     const waiters = [1, 2, 3].map(() => pool.use(AbortSignal.timeout(5_000), async () => 'ran'));
     await tick(); // the first operation starts after acquire settles
     broken = true;
@@ -78,7 +83,9 @@ describe('SessionPool', () => {
     const busy = pool.use(AbortSignal.timeout(5_000), () => new Promise<void>((r) => (release = r)));
     await pool.use(AbortSignal.timeout(1_000), async () => undefined); // leaves one idle session
     const down = pool.shutdown(5_000);
-    await expect(pool.use(AbortSignal.timeout(1_000), async () => 'ran')).rejects.toMatchObject({ kind: 'backend-unavailable' });
+    await expect(pool.use(AbortSignal.timeout(1_000), async () => 'ran')).rejects.toMatchObject({
+      kind: 'backend-unavailable',
+    });
     release();
     await busy;
     expect(await down).toBe(true);

@@ -9,7 +9,13 @@ import {
   KeyUnusableError,
 } from '../../../../src/domain/model/errors.js';
 import { aDataKey, aSignal } from '../../../support/builders.js';
-import { startFakeVault, vaultBodies, type FakeAnswer, type FakeRequest, type FakeVault } from '../../../support/fake-vault.js';
+import {
+  startFakeVault,
+  vaultBodies,
+  type FakeAnswer,
+  type FakeRequest,
+  type FakeVault,
+} from '../../../support/fake-vault.js';
 import { openAdmin, openWrapper, type TestSettings } from '../../../support/vault-transit.harness.js';
 import { secretFile } from '../../../support/vault-server.fixture.js';
 
@@ -34,7 +40,11 @@ async function serve(transit: (req: FakeRequest) => FakeAnswer): Promise<FakeVau
 }
 
 async function settings(f: FakeVault, extra: Partial<TestSettings> = {}): Promise<TestSettings> {
-  return { address: f.address, auth: { method: 'token', tokenFile: await secretFile(dir, `t${Math.random()}`, 's.fake') }, ...extra };
+  return {
+    address: f.address,
+    auth: { method: 'token', tokenFile: await secretFile(dir, `t${Math.random()}`, 's.fake') },
+    ...extra,
+  };
 }
 
 const transitCalls = (f: FakeVault) => f.requests.filter((r) => r.path.startsWith('transit/encrypt')).length;

@@ -37,7 +37,11 @@ describe('what kleidi sends to Vault', () => {
     const f = await permissive();
     const secretIdFile = await secretFile(dir, 'sid', 'secret-id-value');
     const roleIdFile = await secretFile(dir, 'rid', 'role-id-value', 0o644);
-    const w = await openWrapper({ address: f.address, namespace: 'team-a/kms', auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } });
+    const w = await openWrapper({
+      address: f.address,
+      namespace: 'team-a/kms',
+      auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile },
+    });
     const v = await w.currentVersion(aSignal());
     expect(v.keyId).toMatch(/^vault:team-a\/kms\/transit:kleidi:v1:1700000000$/);
     await w.wrap(aDataKey(), v, aSignal());
@@ -66,9 +70,15 @@ describe('what kleidi sends to Vault', () => {
   it('Kubernetes login goes to the configured mount explicitly (node-vault#300 posts to auth//login)', async () => {
     const f = await permissive();
     const jwtFile = await secretFile(dir, 'jwt', 'header.claims.sig', 0o644);
-    const w = await openWrapper({ address: f.address, auth: { method: 'kubernetes', mount: 'kubernetes', role: 'kleidi', jwtFile } });
+    const w = await openWrapper({
+      address: f.address,
+      auth: { method: 'kubernetes', mount: 'kubernetes', role: 'kleidi', jwtFile },
+    });
     await w.currentVersion(aSignal());
-    expect(f.requests[0]).toMatchObject({ path: 'auth/kubernetes/login', body: { role: 'kleidi', jwt: 'header.claims.sig' } });
+    expect(f.requests[0]).toMatchObject({
+      path: 'auth/kubernetes/login',
+      body: { role: 'kleidi', jwt: 'header.claims.sig' },
+    });
     await w.close();
   });
 
@@ -79,7 +89,10 @@ describe('what kleidi sends to Vault', () => {
     try {
       const secretIdFile = await secretFile(dir, 'sid2', 'secret');
       const roleIdFile = await secretFile(dir, 'rid2', 'role');
-      const w = await openWrapper({ address: f.address, auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } });
+      const w = await openWrapper({
+        address: f.address,
+        auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile },
+      });
       await w.currentVersion(aSignal());
       expect(f.requests[0]?.headers['x-vault-token']).toBeUndefined();
       expect(f.requests.every((r) => r.headers['x-vault-namespace'] === undefined)).toBe(true);
@@ -94,9 +107,10 @@ describe('what kleidi sends to Vault', () => {
     const lines = recordingLogger();
     const secretIdFile = await secretFile(dir, 'open-sid', 'very-secret-id', 0o604);
     const roleIdFile = await secretFile(dir, 'rid3', 'role');
-    const err = await openWrapper({ address: 'http://127.0.0.1:1', auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } }, lines).catch(
-      (e: unknown) => e,
-    );
+    const err = await openWrapper(
+      { address: 'http://127.0.0.1:1', auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } },
+      lines,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendMisconfiguredError);
     expect((err as Error).message).toMatch(/readable by every user \(mode 604\)/);
     expect((err as Error).message).not.toContain('very-secret-id');
@@ -108,7 +122,12 @@ describe('what kleidi sends to Vault', () => {
       if (req.path === 'transit/keys/kleidi') return { status: 200, body: vaultBodies.key() };
       return 'hang';
     });
-    const w = await openWrapper({ address: fake.address, auth: { method: 'token', token: 's.very-secret-token' }, callBudgetMs: 300, attemptTimeoutMs: 100 });
+    const w = await openWrapper({
+      address: fake.address,
+      auth: { method: 'token', token: 's.very-secret-token' },
+      callBudgetMs: 300,
+      attemptTimeoutMs: 100,
+    });
     const seed = aDataKey();
     const err = await w.wrap(seed, await w.currentVersion(aSignal()), aSignal()).catch((e: unknown) => e);
     const dump = inspect(err, { depth: 20, showHidden: true });
@@ -123,7 +142,10 @@ describe('what kleidi sends to Vault', () => {
     const lines = recordingLogger();
     const secretIdFile = await secretFile(dir, 'sid4', 'very-secret-id');
     const roleIdFile = await secretFile(dir, 'rid4', 'role-id-value');
-    const w = await openWrapper({ address: f.address, auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } }, lines);
+    const w = await openWrapper(
+      { address: f.address, auth: { method: 'approle', mount: 'approle', roleIdFile, secretIdFile } },
+      lines,
+    );
     await w.currentVersion(aSignal());
     const logged = JSON.stringify(lines.lines);
     expect(logged).toContain('logged in to Vault');

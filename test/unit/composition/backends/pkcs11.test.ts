@@ -16,7 +16,8 @@ describe('pkcs11 backend config', () => {
 
   it('has the fields behind the issue-mandated env names', () => {
     // The loader derives KLEIDI_PKCS11_<UPPER_SNAKE_FIELD>.
-    for (const f of ['module', 'tokenLabel', 'pinFile', 'keyLabel']) expect(Object.keys(Pkcs11ConfigSchema.shape)).toContain(f);
+    for (const f of ['module', 'tokenLabel', 'pinFile', 'keyLabel'])
+      expect(Object.keys(Pkcs11ConfigSchema.shape)).toContain(f);
     expect(Object.keys(Pkcs11ConfigSchema.shape)).not.toContain('pin'); // SECURITY: never a config value
     expect(pkcs11Backend.secretEnv).toEqual(['KLEIDI_PKCS11_PIN']); // the loader leaves it to the backend
   });
@@ -27,7 +28,12 @@ describe('pkcs11 backend config', () => {
   });
 
   it('coerces numbers from env strings', () => {
-    const c = Pkcs11ConfigSchema.parse({ slot: '732778889', sessionPoolSize: '8', callTimeoutMs: '1500', keyVersion: '3' });
+    const c = Pkcs11ConfigSchema.parse({
+      slot: '732778889',
+      sessionPoolSize: '8',
+      callTimeoutMs: '1500',
+      keyVersion: '3',
+    });
     expect(c).toMatchObject({ slot: 732778889, sessionPoolSize: 8, callTimeoutMs: 1500, keyVersion: 3 });
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { VAULT_TOKEN_ENV, VaultConfigSchema, vaultBackend, vaultSettings } from '../../../../src/composition/backends/vault.js';
+import {
+  VAULT_TOKEN_ENV,
+  VaultConfigSchema,
+  vaultBackend,
+  vaultSettings,
+} from '../../../../src/composition/backends/vault.js';
 import { describeObject } from '../../../../src/composition/config/describe-schema.js';
 
 const address = 'https://vault.example:8200';
@@ -21,7 +26,18 @@ describe('vault backend config', () => {
 
   it('has the fields behind the issue-mandated env names, and no token field', () => {
     const fields = Object.keys(VaultConfigSchema.shape);
-    for (const f of ['address', 'tokenFile', 'mount', 'key', 'namespace', 'roleIdFile', 'secretIdFile', 'role', 'jwtFile', 'authMount'])
+    for (const f of [
+      'address',
+      'tokenFile',
+      'mount',
+      'key',
+      'namespace',
+      'roleIdFile',
+      'secretIdFile',
+      'role',
+      'jwtFile',
+      'authMount',
+    ])
       expect(fields).toContain(f);
     expect(fields).not.toContain('token'); // SECURITY: only a file or KLEIDI_VAULT_TOKEN
   });
@@ -36,14 +52,23 @@ describe('vault backend config', () => {
     expect(VaultConfigSchema.safeParse({ address, authMethod: 'kubernetes' }).success).toBe(false);
     expect(VaultConfigSchema.safeParse({ address, authMethod: 'kubernetes', role: 'kleidi' }).success).toBe(true);
     expect(VaultConfigSchema.safeParse({ address, authMethod: 'cert', clientCertFile: '/c' }).success).toBe(false);
-    expect(VaultConfigSchema.safeParse({ address, authMethod: 'cert', clientCertFile: '/c', clientKeyFile: '/k' }).success).toBe(true);
+    expect(
+      VaultConfigSchema.safeParse({ address, authMethod: 'cert', clientCertFile: '/c', clientKeyFile: '/k' }).success,
+    ).toBe(true);
     expect(VaultConfigSchema.safeParse({ address: 'http://127.0.0.1:8200', caFile: '/ca' }).success).toBe(false);
     expect(VaultConfigSchema.safeParse({ address: 'ftp://vault' }).success).toBe(false);
     expect(VaultConfigSchema.safeParse({ address, mount: 'a:b' }).success).toBe(false);
   });
 
   it('coerces numbers from env strings and maps to adapter settings', () => {
-    const c = VaultConfigSchema.parse({ address, authMethod: 'approle', roleIdFile: '/r', secretIdFile: '/s', callTimeoutMs: '2000', attemptTimeoutMs: '5000' });
+    const c = VaultConfigSchema.parse({
+      address,
+      authMethod: 'approle',
+      roleIdFile: '/r',
+      secretIdFile: '/s',
+      callTimeoutMs: '2000',
+      attemptTimeoutMs: '5000',
+    });
     const s = vaultSettings(c, {});
     expect(s.auth).toEqual({ method: 'approle', mount: 'approle', roleIdFile: '/r', secretIdFile: '/s' });
     expect(s.client).toMatchObject({ callBudgetMs: 2_000, attemptTimeoutMs: 2_000 });
@@ -52,6 +77,9 @@ describe('vault backend config', () => {
   it('takes the token from KLEIDI_VAULT_TOKEN only when no tokenFile is set', () => {
     const env = { [VAULT_TOKEN_ENV]: 's.env' };
     expect(vaultSettings(VaultConfigSchema.parse({ address }), env).auth).toEqual({ method: 'token', token: 's.env' });
-    expect(vaultSettings(VaultConfigSchema.parse({ address, tokenFile: '/t' }), env).auth).toEqual({ method: 'token', tokenFile: '/t' });
+    expect(vaultSettings(VaultConfigSchema.parse({ address, tokenFile: '/t' }), env).auth).toEqual({
+      method: 'token',
+      tokenFile: '/t',
+    });
   });
 });

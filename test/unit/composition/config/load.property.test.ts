@@ -37,22 +37,37 @@ const interval = fc
 describe('configuration loader properties', () => {
   it('parseDuration: <number><unit> with any surrounding blanks is number × unit', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 999 }), unit, space, space, space, (whole, frac, u, a, b, c) => {
-        const text = frac === 0 ? `${whole}` : `${whole}.${String(frac).padStart(3, '0')}`;
-        expect(parseDuration(`${a}${text}${b}${u}${c}`)).toBeCloseTo(Number(text) * UNIT_MS[u], 6);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 999 }),
+        unit,
+        space,
+        space,
+        space,
+        (whole, frac, u, a, b, c) => {
+          const text = frac === 0 ? `${whole}` : `${whole}.${String(frac).padStart(3, '0')}`;
+          expect(parseDuration(`${a}${text}${b}${u}${c}`)).toBeCloseTo(Number(text) * UNIT_MS[u], 6);
+        },
+      ),
     );
   });
 
   it('parseDuration never returns NaN, a negative or an infinite number, whatever the input', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.double(), fc.stringMatching(/^-?[0-9.e+]{1,8}(ms|s|m|h|d)?$/)), (raw) => {
-        const ms = parseDuration(raw);
-        if (ms !== undefined) {
-          expect(Number.isFinite(ms)).toBe(true);
-          expect(ms).toBeGreaterThanOrEqual(0);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 20 }),
+          fc.double(),
+          fc.stringMatching(/^-?[0-9.e+]{1,8}(ms|s|m|h|d)?$/),
+        ),
+        (raw) => {
+          const ms = parseDuration(raw);
+          if (ms !== undefined) {
+            expect(Number.isFinite(ms)).toBe(true);
+            expect(ms).toBeGreaterThanOrEqual(0);
+          }
+        },
+      ),
     );
   });
 
@@ -60,7 +75,10 @@ describe('configuration loader properties', () => {
     fc.assert(
       fc.property(fc.option(interval), fc.option(interval), fc.option(interval), (file, env, flag) => {
         const cfg = loadConfig(
-          { ...(file ? { config: yamlFile(`refreshInterval: ${file.text}\n`) } : {}), ...(flag ? { refreshInterval: flag.text } : {}) },
+          {
+            ...(file ? { config: yamlFile(`refreshInterval: ${file.text}\n`) } : {}),
+            ...(flag ? { refreshInterval: flag.text } : {}),
+          },
           env ? { KLEIDI_REFRESH_INTERVAL: env.text } : {},
         );
         expect(cfg.refreshInterval).toBe((flag ?? env ?? file)?.ms ?? 10_000);
@@ -96,7 +114,10 @@ describe('configuration loader properties', () => {
       'KLEIDI_SERVICE_HOST',
       'KLEIDI_NOT_A_SETTING',
     );
-    const value = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0600', '0666', '10s', '-1', 'pkcs11', 'local', 'in-memory', '', 'true', '1e309'));
+    const value = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('0600', '0666', '10s', '-1', 'pkcs11', 'local', 'in-memory', '', 'true', '1e309'),
+    );
     fc.assert(
       fc.property(fc.dictionary(names, value, { maxKeys: 5 }), (env) => {
         try {
@@ -107,7 +128,8 @@ describe('configuration loader properties', () => {
           expect(err).toBeInstanceOf(ConfigError);
           for (const problem of (err as ConfigError).problems) {
             const named = Object.keys(env).some((k) => problem.includes(k));
-            const section = /^(backend|pkcs11|local|vault|inMemory)[.:]/.test(problem) || problem.startsWith('backend:');
+            const section =
+              /^(backend|pkcs11|local|vault|inMemory)[.:]/.test(problem) || problem.startsWith('backend:');
             expect(named || section, problem).toBe(true);
           }
         }

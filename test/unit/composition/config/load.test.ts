@@ -36,7 +36,14 @@ describe('loadConfig defaults', () => {
 
 describe('loadConfig precedence: defaults < YAML file < env KLEIDI_* < flags', () => {
   const file = yamlFile(
-    ['logLevel: debug', 'stateDir: /from-file', 'refreshInterval: 2s', 'socket: unix:///file.sock', 'local:', '  keyringFile: /file/keyring.json'].join('\n'),
+    [
+      'logLevel: debug',
+      'stateDir: /from-file',
+      'refreshInterval: 2s',
+      'socket: unix:///file.sock',
+      'local:',
+      '  keyringFile: /file/keyring.json',
+    ].join('\n'),
   );
 
   it('layers every source field by field', () => {
@@ -87,7 +94,10 @@ describe('envToRaw', () => {
   });
 
   it('applies env values through loadConfig', () => {
-    const cfg = loadConfig({}, { KLEIDI_SOCKET_MODE: '0660', KLEIDI_SOCKET_GROUP: '997', KLEIDI_HTTP_ADDRESS: '127.0.0.1:8080' });
+    const cfg = loadConfig(
+      {},
+      { KLEIDI_SOCKET_MODE: '0660', KLEIDI_SOCKET_GROUP: '997', KLEIDI_HTTP_ADDRESS: '127.0.0.1:8080' },
+    );
     expect(cfg).toMatchObject({ socketMode: 0o660, socketGroup: '997', httpAddress: '127.0.0.1:8080' });
   });
 });

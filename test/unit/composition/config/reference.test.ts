@@ -26,7 +26,9 @@ describe('the configuration reference', () => {
     for (const o of serve.options) {
       if (o.long && o.long !== '--config') expect(reference, o.long).toContain(`\`${o.long}\``);
     }
-    expect(reference).toContain('| `httpAddress` | `KLEIDI_HTTP_ADDRESS` | `--http-address` | string | `127.0.0.1:8181` |');
+    expect(reference).toContain(
+      '| `httpAddress` | `KLEIDI_HTTP_ADDRESS` | `--http-address` | string | `127.0.0.1:8181` |',
+    );
     expect(reference).toContain('| `refreshInterval` | `KLEIDI_REFRESH_INTERVAL` | `--refresh-interval` | duration');
     expect(reference).toContain('| `socketMode` | `KLEIDI_SOCKET_MODE` | `--socket-mode` | octal file mode | `0600` |');
   });
@@ -35,6 +37,8 @@ describe('the configuration reference', () => {
     const doc = `# Configuration\n\nintro\n\n${BEGIN_MARKER}\nstale\n${END_MARKER}\n\nafter\n`;
     const out = withSettingsReference(doc, 'fresh');
     expect(out).toBe(`# Configuration\n\nintro\n\n${BEGIN_MARKER}\nfresh\n${END_MARKER}\n\nafter\n`);
-    expect(withSettingsReference('# Configuration\n', 'x')).toBe(`# Configuration\n\n## Settings reference\n\n${BEGIN_MARKER}\nx\n${END_MARKER}\n`);
+    expect(withSettingsReference('# Configuration\n', 'x')).toBe(
+      `# Configuration\n\n## Settings reference\n\n${BEGIN_MARKER}\nx\n${END_MARKER}\n`,
+    );
   });
 });

@@ -33,7 +33,9 @@ describe('loadConfig refuses bad settings', () => {
   });
 
   it('refuses an unknown backend, listing the valid ones', () => {
-    expect(problems({ backend: 'vaultt' })[0]).toMatch(/^backend: "vaultt" is not one of local, pkcs11, vault, in-memory/);
+    expect(problems({ backend: 'vaultt' })[0]).toMatch(
+      /^backend: "vaultt" is not one of local, pkcs11, vault, in-memory/,
+    );
   });
 
   it('refuses unknown fields in the selected backend’s section from a file', () => {
@@ -99,7 +101,9 @@ describe('socketMode', () => {
   });
 
   it.each(['0666', '0607', '0601', '0777'])('refuses %s: accessible to others', (raw) => {
-    expect(problems({ socketMode: raw })).toEqual([expect.stringMatching(/^socketMode: .*not be accessible to others/)]);
+    expect(problems({ socketMode: raw })).toEqual([
+      expect.stringMatching(/^socketMode: .*not be accessible to others/),
+    ]);
   });
 
   it.each(['0o600', '0800', '10600', 'rw-------', '60'])('refuses %j: not an octal mode', (raw) => {
@@ -126,7 +130,9 @@ describe('socketMode', () => {
 describe('in-memory backend', () => {
   it('is refused without the data-loss acknowledgement', () => {
     const found = problems({ backend: 'in-memory' });
-    expect(found).toEqual([expect.stringMatching(/^inMemory\.acknowledgeDataLoss: .*KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS/)]);
+    expect(found).toEqual([
+      expect.stringMatching(/^inMemory\.acknowledgeDataLoss: .*KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS/),
+    ]);
     expect(problems({ backend: 'in-memory' }, { KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS: 'false' })).toHaveLength(1);
     expect(problems({ backend: 'in-memory' }, { KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS: 'maybe' })).toHaveLength(1);
   });

@@ -18,7 +18,12 @@ const keyId: fc.Arbitrary<KeyId> = fc
     fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), // multi-byte UTF-8
     fc.stringMatching(/^local:v[1-9][0-9]{0,3}:[0-9a-f]{16}$/),
   )
-  .filter((s) => utf8(s) >= 1 && utf8(s) <= 1024 && new TextDecoder('utf-8', { fatal: true }).decode(new TextEncoder().encode(s)) === s)
+  .filter(
+    (s) =>
+      utf8(s) >= 1 &&
+      utf8(s) <= 1024 &&
+      new TextDecoder('utf-8', { fatal: true }).decode(new TextEncoder().encode(s)) === s,
+  )
   .map(parseKeyId);
 const scheme = fc.constantFrom('aes-256-gcm' as const, 'opaque' as const);
 const wrapped: fc.Arbitrary<WrappedKey> = fc.oneof(
@@ -30,7 +35,13 @@ const wrapped: fc.Arbitrary<WrappedKey> = fc.oneof(
       sealed: fc.uint8Array({ minLength: 17, maxLength: 200 }),
     }),
   }),
-  fc.record({ keyId, payload: fc.record({ scheme: fc.constant('opaque' as const), blob: fc.uint8Array({ minLength: 1, maxLength: 200 }) }) }),
+  fc.record({
+    keyId,
+    payload: fc.record({
+      scheme: fc.constant('opaque' as const),
+      blob: fc.uint8Array({ minLength: 1, maxLength: 200 }),
+    }),
+  }),
 );
 
 /** `bytes` copied into a larger buffer at `offset`, as a view: what a protobuf decoder hands over. */
@@ -52,18 +63,22 @@ describe('envelope codec: more properties', () => {
 
   it('any truncation of an AES-GCM envelope is refused as malformed, never decoded under another key_id', () => {
     fc.assert(
-      fc.property(wrapped.filter((w) => w.payload.scheme === 'aes-256-gcm'), fc.nat(), (w, cut) => {
-        const bytes = encodeEnvelope(w);
-        const minimal = envelopeHeader(w.keyId, 'aes-256-gcm').length + 12 + 16 + 1;
-        const n = cut % bytes.length;
-        if (n >= minimal) {
-          // Still long enough to parse: same key_id and nonce, a shorter sealed part that GCM will refuse.
-          const d = decodeEnvelope(bytes.subarray(0, n));
-          expect(d.keyId).toBe(w.keyId);
-        } else {
-          expect(() => decodeEnvelope(bytes.subarray(0, n))).toThrow(MalformedCiphertextError);
-        }
-      }),
+      fc.property(
+        wrapped.filter((w) => w.payload.scheme === 'aes-256-gcm'),
+        fc.nat(),
+        (w, cut) => {
+          const bytes = encodeEnvelope(w);
+          const minimal = envelopeHeader(w.keyId, 'aes-256-gcm').length + 12 + 16 + 1;
+          const n = cut % bytes.length;
+          if (n >= minimal) {
+            // Still long enough to parse: same key_id and nonce, a shorter sealed part that GCM will refuse.
+            const d = decodeEnvelope(bytes.subarray(0, n));
+            expect(d.keyId).toBe(w.keyId);
+          } else {
+            expect(() => decodeEnvelope(bytes.subarray(0, n))).toThrow(MalformedCiphertextError);
+          }
+        },
+      ),
     );
   });
 

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_FORMAT, envelopeHeader } from '../../../../src/domain/model/envelope.js';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  ENVELOPE_FORMAT,
+  envelopeHeader,
+} from '../../../../src/domain/model/envelope.js';
 import { KmsError, MalformedCiphertextError } from '../../../../src/domain/model/errors.js';
 import { parseKeyId } from '../../../../src/domain/model/key-id.js';
 import type { WrappedKey } from '../../../../src/domain/model/key-version.js';
@@ -21,7 +26,10 @@ const wrappedKey: fc.Arbitrary<WrappedKey> = fc.oneof(
   }),
   fc.record({
     keyId,
-    payload: fc.record({ scheme: fc.constant('opaque' as const), blob: fc.uint8Array({ minLength: 1, maxLength: 600 }) }),
+    payload: fc.record({
+      scheme: fc.constant('opaque' as const),
+      blob: fc.uint8Array({ minLength: 1, maxLength: 600 }),
+    }),
   }),
 );
 

@@ -57,7 +57,9 @@ describe('envelope layout', () => {
     const header = envelopeHeader(w.keyId, scheme);
     const b = encodeEnvelope(w);
     expect(b.subarray(0, header.length)).toEqual(header);
-    expect(envelopeHeader(w.keyId, scheme)).not.toEqual(envelopeHeader(w.keyId, scheme === 'opaque' ? 'aes-256-gcm' : 'opaque'));
+    expect(envelopeHeader(w.keyId, scheme)).not.toEqual(
+      envelopeHeader(w.keyId, scheme === 'opaque' ? 'aes-256-gcm' : 'opaque'),
+    );
   });
 });
 

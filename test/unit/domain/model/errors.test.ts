@@ -47,7 +47,9 @@ describe('KmsError taxonomy', () => {
   });
 
   it('prints its class name, so logs and stack traces say which failure it was', () => {
-    expect(String(new KeyVersionUnknownError('key_id local:v9 unknown'))).toBe('KeyVersionUnknownError: key_id local:v9 unknown');
+    expect(String(new KeyVersionUnknownError('key_id local:v9 unknown'))).toBe(
+      'KeyVersionUnknownError: key_id local:v9 unknown',
+    );
     expect(new DeadlineExceededError('late').stack).toMatch(/^DeadlineExceededError: late/);
   });
 });

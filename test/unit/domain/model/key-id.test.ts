@@ -69,12 +69,16 @@ describe('composeKeyId', () => {
   it('is injective over colon-free parts', () => {
     const part = fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !s.includes(':'));
     fc.assert(
-      fc.property(fc.array(part, { minLength: 1, maxLength: 4 }), fc.array(part, { minLength: 1, maxLength: 4 }), (a, b) => {
-        const [ab, ...ar] = a as [string, ...string[]];
-        const [bb, ...br] = b as [string, ...string[]];
-        const same = a.length === b.length && a.every((x, i) => x === b[i]);
-        expect(composeKeyId(ab, ...ar) === composeKeyId(bb, ...br)).toBe(same);
-      }),
+      fc.property(
+        fc.array(part, { minLength: 1, maxLength: 4 }),
+        fc.array(part, { minLength: 1, maxLength: 4 }),
+        (a, b) => {
+          const [ab, ...ar] = a as [string, ...string[]];
+          const [bb, ...br] = b as [string, ...string[]];
+          const same = a.length === b.length && a.every((x, i) => x === b[i]);
+          expect(composeKeyId(ab, ...ar) === composeKeyId(bb, ...br)).toBe(same);
+        },
+      ),
     );
   });
 });

@@ -27,13 +27,19 @@ function apiserverAcceptsKey(key: string): boolean {
 }
 
 /** Strings over the characters that matter, with lengths around 63 and 253. */
-const keyish = fc.oneof(
-  fc.string({ unit: fc.constantFrom('a', 'z', '0', '9', '-', '.', 'A', '_', '/', 'é'), maxLength: 12 }),
-  fc.array(fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,70}[a-z0-9])?$/), { minLength: 1, maxLength: 6 }).map((l) => l.join('.')),
-  fc.tuple(fc.integer({ min: 55, max: 70 }), fc.integer({ min: 2, max: 5 })).map(([len, k]) => Array.from({ length: k }, () => 'a'.repeat(len)).join('.')),
-  fc.integer({ min: 245, max: 260 }).map((len) => `${'a'.repeat(60)}.`.repeat(5).slice(0, len).replace(/\.$/, 'b')),
-  fc.string({ unit: 'binary', maxLength: 30 }),
-).chain((k) => fc.constantFrom(k, `${k}.`, `.${k}`, `${k}..`));
+const keyish = fc
+  .oneof(
+    fc.string({ unit: fc.constantFrom('a', 'z', '0', '9', '-', '.', 'A', '_', '/', 'é'), maxLength: 12 }),
+    fc
+      .array(fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,70}[a-z0-9])?$/), { minLength: 1, maxLength: 6 })
+      .map((l) => l.join('.')),
+    fc
+      .tuple(fc.integer({ min: 55, max: 70 }), fc.integer({ min: 2, max: 5 }))
+      .map(([len, k]) => Array.from({ length: k }, () => 'a'.repeat(len)).join('.')),
+    fc.integer({ min: 245, max: 260 }).map((len) => `${'a'.repeat(60)}.`.repeat(5).slice(0, len).replace(/\.$/, 'b')),
+    fc.string({ unit: 'binary', maxLength: 30 }),
+  )
+  .chain((k) => fc.constantFrom(k, `${k}.`, `.${k}`, `${k}..`));
 
 describe('limit validators: more properties', () => {
   it('isValidAnnotationKey agrees with the apiserver rule (independent transcription) on every key', () => {
@@ -46,7 +52,9 @@ describe('limit validators: more properties', () => {
   });
 
   it('validateAnnotations accepts exactly when every key is valid and Σ(key + value bytes) ≤ 32768', () => {
-    const validKey = fc.array(fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), { minLength: 2, maxLength: 4 }).map((l) => l.join('.'));
+    const validKey = fc
+      .array(fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), { minLength: 2, maxLength: 4 })
+      .map((l) => l.join('.'));
     const entry = fc.tuple(fc.oneof(validKey, validKey, keyish), fc.integer({ min: 0, max: 20_000 }));
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 4 }), fc.integer({ min: -3, max: 3 }), (entries, nudge) => {
@@ -70,9 +78,18 @@ describe('limit validators: more properties', () => {
 
   it('utf8Length equals the encoded byte length, also for lone surrogates and astral characters', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.oneof(fc.constantFrom('\uD800', '\uDFFF', '😀', 'é', 'a'), fc.string({ unit: 'binary', maxLength: 1 })), maxLength: 50 }), (s) => {
-        expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.oneof(
+            fc.constantFrom('\uD800', '\uDFFF', '😀', 'é', 'a'),
+            fc.string({ unit: 'binary', maxLength: 1 }),
+          ),
+          maxLength: 50,
+        }),
+        (s) => {
+          expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
+        },
+      ),
     );
   });
 });

@@ -146,8 +146,16 @@ describe('EnvelopeService.decrypt', () => {
   it.each([
     ['an empty key_id', (c: DecryptCommand) => ({ ...c, keyId: '' }), InvalidRequestError],
     ['an empty ciphertext', (c: DecryptCommand) => ({ ...c, ciphertext: new Uint8Array(0) }), InvalidRequestError],
-    ['a 1025-byte ciphertext', (c: DecryptCommand) => ({ ...c, ciphertext: new Uint8Array(1025) }), InvalidRequestError],
-    ['bytes that are no envelope', (c: DecryptCommand) => ({ ...c, ciphertext: enc('hello') }), MalformedCiphertextError],
+    [
+      'a 1025-byte ciphertext',
+      (c: DecryptCommand) => ({ ...c, ciphertext: new Uint8Array(1025) }),
+      InvalidRequestError,
+    ],
+    [
+      'bytes that are no envelope',
+      (c: DecryptCommand) => ({ ...c, ciphertext: enc('hello') }),
+      MalformedCiphertextError,
+    ],
   ])('refuses %s before the backend', async (_what, edit, type) => {
     await expect(svc.decrypt(edit(await encrypted()), aSignal())).rejects.toBeInstanceOf(type);
     expect(backend.calls.unwrap).toBe(0);
@@ -177,7 +185,10 @@ describe('EnvelopeService.status', () => {
   });
 
   it('rejects (never throws synchronously) when no key version is known yet', async () => {
-    const cold = new EnvelopeService(backend.wrapper, new KeyStateTracker(backend.wrapper, new FakeClock(), recordingLogger(), 1));
+    const cold = new EnvelopeService(
+      backend.wrapper,
+      new KeyStateTracker(backend.wrapper, new FakeClock(), recordingLogger(), 1),
+    );
     let out: Promise<unknown> | undefined;
     expect(() => (out = cold.status(aSignal()))).not.toThrow();
     await expect(out).rejects.toBeInstanceOf(BackendUnavailableError);

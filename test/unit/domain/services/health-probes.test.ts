@@ -25,7 +25,10 @@ beforeEach(() => {
 describe('KeyStateHealthProbes', () => {
   it('is live but not ready before the first successful refresh', () => {
     expect(probes.liveness()).toEqual({ ok: true, reason: 'ok' });
-    expect(probes.readiness()).toMatchObject({ ok: false, reason: expect.stringMatching(/^backend-unavailable: no key-encryption key/) });
+    expect(probes.readiness()).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^backend-unavailable: no key-encryption key/),
+    });
   });
 
   it('is ready after a healthy refresh, without calling the backend itself', async () => {

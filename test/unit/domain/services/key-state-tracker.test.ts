@@ -82,7 +82,9 @@ describe('KeyStateTracker when healthy', () => {
     expect(observer.onRotation).toHaveBeenCalledTimes(1);
     expect(observer.onRotation).toHaveBeenCalledWith(from, to);
     const lines = log.lines.filter((l) => l.message === 'key rotation observed');
-    expect(lines).toEqual([{ level: 'info', message: 'key rotation observed', fields: { from: from.keyId, to: to.keyId } }]);
+    expect(lines).toEqual([
+      { level: 'info', message: 'key rotation observed', fields: { from: from.keyId, to: to.keyId } },
+    ]);
   });
 });
 

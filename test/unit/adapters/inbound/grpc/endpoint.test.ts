@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { endpointUrl, listenTarget, parseEndpoint, type Endpoint } from '../../../../../src/adapters/inbound/grpc/endpoint.js';
+import {
+  endpointUrl,
+  listenTarget,
+  parseEndpoint,
+  type Endpoint,
+} from '../../../../../src/adapters/inbound/grpc/endpoint.js';
 
 const CWD = '/srv/kleidi';
 
@@ -55,7 +60,9 @@ describe('listenTarget / endpointUrl', () => {
   it('parseEndpoint(endpointUrl(e)) is e for ordinary socket paths and names', () => {
     const segment = fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/).filter((s) => s !== '.' && s !== '..');
     const endpoint: fc.Arbitrary<Endpoint> = fc.oneof(
-      fc.array(segment, { minLength: 1, maxLength: 4 }).map((p) => ({ kind: 'path' as const, path: `/${p.join('/')}` })),
+      fc
+        .array(segment, { minLength: 1, maxLength: 4 })
+        .map((p) => ({ kind: 'path' as const, path: `/${p.join('/')}` })),
       segment.map((name) => ({ kind: 'abstract' as const, name })),
     );
     fc.assert(

@@ -1,10 +1,18 @@
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { describe, expect, it, vi } from 'vitest';
 import { KeyManagementService } from '../../../../../src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
-import { codeName, kmsV2Handlers, type CallObserver } from '../../../../../src/adapters/inbound/grpc/kms-v2.handlers.js';
+import {
+  codeName,
+  kmsV2Handlers,
+  type CallObserver,
+} from '../../../../../src/adapters/inbound/grpc/kms-v2.handlers.js';
 import { InvalidRequestError, KeyVersionUnknownError } from '../../../../../src/domain/model/errors.js';
 import { parseKeyId } from '../../../../../src/domain/model/key-id.js';
-import type { DecryptCommand, EncryptCommand, KeyManagement } from '../../../../../src/ports/inbound/key-management.port.js';
+import type {
+  DecryptCommand,
+  EncryptCommand,
+  KeyManagement,
+} from '../../../../../src/ports/inbound/key-management.port.js';
 import { aDataKey, recordingLogger, type LogLine } from '../../../../support/builders.js';
 
 const KEY_ID = parseKeyId('local:v1:0123456789abcdef');
@@ -17,11 +25,17 @@ function setup(overrides: Partial<KeyManagement> = {}) {
     signals: [],
   };
   const km = {
-    status: (signal) => (seen.signals.push(signal), Promise.resolve({ version: 'v2' as const, healthz: 'ok', keyId: KEY_ID })),
+    status: (signal) => (
+      seen.signals.push(signal), Promise.resolve({ version: 'v2' as const, healthz: 'ok', keyId: KEY_ID })
+    ),
     encrypt: (cmd, signal) => {
       seen.encrypt.push(cmd);
       seen.signals.push(signal);
-      return Promise.resolve({ ciphertext: enc('sealed'), keyId: KEY_ID, annotations: { 'version.kleidi.io': enc('1') } });
+      return Promise.resolve({
+        ciphertext: enc('sealed'),
+        keyId: KEY_ID,
+        annotations: { 'version.kleidi.io': enc('1') },
+      });
     },
     decrypt: (cmd, signal) => {
       seen.decrypt.push(cmd);
@@ -50,7 +64,11 @@ describe('KMSv2 handlers: copy in, call the port, copy out', () => {
   it('Status copies version, healthz and key_id', async () => {
     const { client, seen } = setup();
     const res = await client.status({});
-    expect({ version: res.version, healthz: res.healthz, keyId: res.keyId }).toEqual({ version: 'v2', healthz: 'ok', keyId: KEY_ID });
+    expect({ version: res.version, healthz: res.healthz, keyId: res.keyId }).toEqual({
+      version: 'v2',
+      healthz: 'ok',
+      keyId: KEY_ID,
+    });
     expect(seen.signals[0]).toBeInstanceOf(AbortSignal);
   });
 
@@ -75,20 +93,29 @@ describe('KMSv2 handlers: copy in, call the port, copy out', () => {
 
 describe('KMSv2 handlers: errors, logs and observation', () => {
   it('maps a KmsError to its code, logs uid/method/code, and tells the observer', async () => {
-    const { client, log, observe } = setup({ decrypt: () => Promise.reject(new KeyVersionUnknownError('key_id local:v9 unknown')) });
-    const err = await client.decrypt({ uid: 'uid-3', keyId: 'local:v9', ciphertext: enc('x') }).catch((e: unknown) => e);
+    const { client, log, observe } = setup({
+      decrypt: () => Promise.reject(new KeyVersionUnknownError('key_id local:v9 unknown')),
+    });
+    const err = await client
+      .decrypt({ uid: 'uid-3', keyId: 'local:v9', ciphertext: enc('x') })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.NotFound);
     expect((err as ConnectError).rawMessage).toBe('key_id local:v9 unknown');
     expect(log.lines).toEqual([
-      expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ uid: 'uid-3', method: 'Decrypt', code: 'NOT_FOUND' }) }),
+      expect.objectContaining({
+        level: 'warn',
+        fields: expect.objectContaining({ uid: 'uid-3', method: 'Decrypt', code: 'NOT_FOUND' }),
+      }),
     ]);
     expect(observe).toHaveBeenCalledWith('Decrypt', 'NOT_FOUND', expect.any(Number));
   });
 
   it('answers an unexpected error as INTERNAL with a ref that matches the logged one', async () => {
     const { client, log, observe } = setup({ encrypt: () => Promise.reject(new Error('db password=hunter2')) });
-    const err = (await client.encrypt({ uid: 'uid-4', plaintext: aDataKey() }).catch((e: unknown) => e)) as ConnectError;
+    const err = (await client
+      .encrypt({ uid: 'uid-4', plaintext: aDataKey() })
+      .catch((e: unknown) => e)) as ConnectError;
     expect(err.code).toBe(Code.Internal);
     expect(err.rawMessage).not.toContain('hunter2');
     const ref = /ref ([0-9a-f-]{36})/.exec(err.rawMessage)?.[1];
@@ -134,7 +161,11 @@ describe('KMSv2 handlers: errors, logs and observation', () => {
 
   it('codeName gives canonical names and UNKNOWN outside the table', () => {
     expect([codeName(0), codeName(3), codeName(13), codeName(16), codeName(99)]).toEqual([
-      'OK', 'INVALID_ARGUMENT', 'INTERNAL', 'UNAUTHENTICATED', 'UNKNOWN',
+      'OK',
+      'INVALID_ARGUMENT',
+      'INTERNAL',
+      'UNAUTHENTICATED',
+      'UNKNOWN',
     ]);
   });
 });

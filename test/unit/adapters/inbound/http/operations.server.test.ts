@@ -42,19 +42,29 @@ describe('OperationsHttpServer', () => {
     const { url, log } = await start({ ok: true, reason: 'ok' }, { ok: true, reason: 'ok' }, async () => 'x_total 1\n');
     expect(await get(url, '/livez')).toMatchObject({ status: 200, body: 'ok\n' });
     expect(await get(url, '/readyz?verbose')).toMatchObject({ status: 200, body: 'ok\n' });
-    expect(await get(url, '/metrics')).toMatchObject({ status: 200, body: 'x_total 1\n', type: 'text/plain; version=0.0.4; charset=utf-8' });
+    expect(await get(url, '/metrics')).toMatchObject({
+      status: 200,
+      body: 'x_total 1\n',
+      type: 'text/plain; version=0.0.4; charset=utf-8',
+    });
     expect(log.lines.find((l) => l.message === 'serving health and metrics over HTTP')?.fields).toMatchObject({ url });
     expect(log.lines.some((l) => l.level === 'warn')).toBe(false); // loopback: no exposure warning
   });
 
   it('answers 503 with the reason for failing probes, each probe on its own', async () => {
-    const { url } = await start({ ok: true, reason: 'ok' }, { ok: false, reason: 'backend-unavailable: sealed' }, async () => '');
+    const { url } = await start(
+      { ok: true, reason: 'ok' },
+      { ok: false, reason: 'backend-unavailable: sealed' },
+      async () => '',
+    );
     expect(await get(url, '/livez')).toMatchObject({ status: 200 });
     expect(await get(url, '/readyz')).toMatchObject({ status: 503, body: 'backend-unavailable: sealed\n' });
   });
 
   it('answers 500 without details when metrics cannot be rendered, and logs why', async () => {
-    const { url, log } = await start({ ok: true, reason: 'ok' }, { ok: true, reason: 'ok' }, () => Promise.reject(new Error('boom')));
+    const { url, log } = await start({ ok: true, reason: 'ok' }, { ok: true, reason: 'ok' }, () =>
+      Promise.reject(new Error('boom')),
+    );
     expect(await get(url, '/metrics')).toMatchObject({ status: 500, body: 'metrics unavailable\n' });
     expect(log.lines.some((l) => l.level === 'error' && l.message === 'rendering metrics failed')).toBe(true);
   });

@@ -12,8 +12,12 @@ describe('PrometheusMetrics', () => {
     const text = await m.render();
     expect(sample(text, 'kleidi_kms_requests_total', { method: 'Encrypt', code: 'OK' })).toBe(2);
     expect(sample(text, 'kleidi_kms_requests_total', { method: 'Decrypt', code: 'NOT_FOUND' })).toBe(1);
-    expect(sample(text, 'kleidi_kms_request_duration_seconds_sum', { method: 'Encrypt', code: 'OK' })).toBeCloseTo(0.006);
-    expect(sample(text, 'kleidi_kms_request_duration_seconds_bucket', { method: 'Encrypt', code: 'OK', le: '0.0025' })).toBe(1);
+    expect(sample(text, 'kleidi_kms_request_duration_seconds_sum', { method: 'Encrypt', code: 'OK' })).toBeCloseTo(
+      0.006,
+    );
+    expect(
+      sample(text, 'kleidi_kms_request_duration_seconds_bucket', { method: 'Encrypt', code: 'OK', le: '0.0025' }),
+    ).toBe(1);
   });
 
   it('times a backend operation once, however often its end is called', async () => {
@@ -22,7 +26,9 @@ describe('PrometheusMetrics', () => {
     done('backend-throttled');
     done('ok');
     const text = await m.render();
-    expect(sample(text, 'kleidi_backend_operations_total', { backend: 'vault', op: 'unwrap', outcome: 'backend-throttled' })).toBe(1);
+    expect(
+      sample(text, 'kleidi_backend_operations_total', { backend: 'vault', op: 'unwrap', outcome: 'backend-throttled' }),
+    ).toBe(1);
     expect(sample(text, 'kleidi_backend_operations_total', { outcome: 'ok' })).toBeUndefined();
     expect(sample(text, 'kleidi_backend_operation_duration_seconds_count', { op: 'unwrap' })).toBe(1);
   });
@@ -50,9 +56,13 @@ describe('PrometheusMetrics', () => {
     const m = new PrometheusMetrics();
     let expiresAt: number | undefined = 1_800_000_000_000;
     m.watchCredentialExpiry('vault', () => expiresAt);
-    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'vault' })).toBe(1_800_000_000);
+    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'vault' })).toBe(
+      1_800_000_000,
+    );
     expiresAt = 1_800_000_600_000; // renewed
-    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'vault' })).toBe(1_800_000_600);
+    expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds', { backend: 'vault' })).toBe(
+      1_800_000_600,
+    );
     expiresAt = undefined; // a token that never expires, or none held
     expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds')).toBeUndefined();
   });
