@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// kleidi's benchmark (issue 7; docs/benchmarks.md explains the method).
+// kleidi's benchmark (docs/benchmarks.md explains the method).
 //
-//   npm run bench                 full run: JSON in bench/results/full.json, regenerates docs/benchmarks.md
-//   npm run bench -- --quick      at most ~3 minutes (CI): bench/results/quick.json, docs untouched
+//   npm run bench                 full run: JSON in .cache/bench/full.json, regenerates docs/benchmarks.md
+//   npm run bench -- --quick      at most ~3 minutes (CI): .cache/bench/quick.json, docs untouched
 //
 // Options: --quick | --duration <ms> | --reps <n> | --concurrency 1,16,64 |
-//   --backends local,pkcs11,vault | --label <name> (bench/results/<name>.json) | --storm-reps <n> |
+//   --backends local,pkcs11 (default: every backend with a test server) |
+//   --label <name> (.cache/bench/<name>.json) | --storm-reps <n> |
 //   --no-docs | --node-arg <arg> (repeatable; e.g. --cpu-prof for the kleidi servers) |
 //   --ab <name>[,<name>…] (also run earlier builds, interleaved, and report current ÷ each) |
-//   --snapshot <name> (copy the current dist/ to bench/.ab/<name> for a later --ab, then exit)
+//   --snapshot <name> (copy the current dist/ to bench/.ab/<name> for a later --ab, then exit) |
+//   --from-json <file> (measure nothing: regenerate docs/benchmarks.md and its charts from a full run's JSON)
 //
 // Load comes from the conformance harness's load mode, i.e. kube-apiserver's
 // own KMSv2 client (kmsv2.NewGRPCService from k8s.io/apiserver). Each backend
@@ -16,6 +18,9 @@
 // baseline, then the other way round), and ratios are taken per pair, so a
 // noisy shared machine moves both sides alike. Figures are printed, never
 // asserted: the exit code is non-zero only when the benchmark itself broke.
+// The groups are the backends of the registry (src/composition/backends) that
+// have a test server; each one's harness (test/backends/<name>.harness.ts)
+// starts that server and names the baseline (BackendHarness.bench).
 import { cp, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -23,22 +28,24 @@ import { goals, markdown, median, OPS, printReport, ratios, summarise } from '..
 import { cpuSeconds, httpCall, initClock, loadAverage, memory, run, runJson } from '../bench/lib/proc.mjs';
 import {
   abMain,
+  baseEnv,
   buildTools,
-  initLocal,
+  initState,
   KLEIDI_MAIN,
   REPO,
-  registeredBackends,
-  setUpSoftHsm,
-  setUpVault,
   startGoReference,
   startKleidi,
 } from '../bench/lib/targets.mjs';
+import { loadRegistry, requireTypeScript } from './lib/typescript.mjs';
 
+await requireTypeScript(import.meta.url);
+const { backends, backendByName, loadHarness } = await loadRegistry();
 const opts = parseArgs(process.argv.slice(2));
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
 function parseArgs(argv) {
-  const o = { quick: false, backends: ['local', 'pkcs11', 'vault'], docs: true, nodeArgs: [] };
+  const tested = backends.filter((b) => b.testing).map((b) => b.name);
+  const o = { quick: false, backends: tested, docs: true, nodeArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -57,8 +64,11 @@ function parseArgs(argv) {
     else if (a === '--node-arg') o.nodeArgs.push(next());
     else if (a === '--ab') o.ab = next().split(',');
     else if (a === '--snapshot') o.snapshot = next();
+    else if (a === '--from-json') o.fromJson = next();
     else throw new Error(`unknown option ${a} (see the header of scripts/bench.mjs)`);
   }
+  const unknown = o.backends.filter((b) => !tested.includes(b));
+  if (unknown.length) throw new Error(`--backends: ${unknown.join(', ')} has no test server; these do: ${tested}`);
   const preset = o.quick
     ? { durationMs: 1500, reps: 1, warmupMs: 1000, startupRepeat: 3, stormSeeds: 1000, stormReps: 1 }
     : { durationMs: 6000, reps: 3, warmupMs: 3000, startupRepeat: 7, stormSeeds: 1000, stormReps: 3 };
@@ -95,8 +105,14 @@ async function versions(tools) {
     'k8s.io/kms (Go reference)': mod('k8s.io/kms'),
     'grpc-go': mod('google.golang.org/grpc'),
     '@grpc/grpc-js': await pkg('node_modules/@grpc/grpc-js/package.json'),
-    pkcs11js: await pkg('node_modules/pkcs11js/package.json'),
-    SoftHSM: await out('softhsm2-util', ['--version']),
+    // The client libraries of the backends measured (their registrations' `libraries`).
+    ...Object.fromEntries(
+      await Promise.all(
+        opts.backends
+          .flatMap((b) => backendByName(b)?.libraries ?? [])
+          .map(async (lib) => [lib, await pkg(`node_modules/${lib}/package.json`)]),
+      ),
+    ),
     harness: tools.harness ? 'test/conformance -mode load|startup|storm' : '?',
   };
 }
@@ -281,16 +297,17 @@ async function startup(ctx, name, command, backend, env, stateDir) {
 /**
  * What runs in one backend group. A grpc spec can start a server (again, for
  * the fresh-process storm) and names the command the harness's startup mode
- * runs; a raw spec is a driver script started per measurement.
+ * runs; a raw spec is a driver script started per measurement. `server` is the
+ * backend's test server (its env points kleidi and the raw drivers at it);
+ * `comparison` the harness's baseline and references.
  */
-function groupSpecs(ctx, name, setup, dir) {
-  const env = setup.env ?? {};
-  const stateInit = name === 'local' ? initLocal : undefined;
+function groupSpecs(ctx, name, server, comparison, dir) {
+  const env = server.env;
   const kleidiSpec = (label, main) => ({
     name: label,
     kind: 'grpc',
     command: `${process.execPath} ${main}`,
-    stateInit,
+    stateInit: (stateDir) => initState(name, stateDir, env),
     env,
     start: (suffix = '') =>
       startKleidi({
@@ -317,45 +334,31 @@ function groupSpecs(ctx, name, setup, dir) {
         socket: join(dir, `${`${label}${suffix}`.replace(/\W/g, '_')}.sock`),
       }),
   });
-  const raw = (label, script, extra = []) => ({
-    name: label,
-    kind: 'raw',
-    script: join(REPO, 'bench', 'raw', script),
-    args: [...setup.rawArgs, ...extra],
-    env: { ...process.env, ...env },
-  });
-  const kleidi = kleidiSpec(`kleidi-${name}`, KLEIDI_MAIN);
-  const abs = (opts.ab ?? []).map((n) => kleidiSpec(`kleidi-${name}@${n}`, abMain(n)));
-  if (name === 'local') {
-    return {
-      kleidi,
-      abs,
-      baseline: plain('go-reference', ctx.tools.goReference),
-      // The cheapest Node plugin on kleidi's stack: separates kleidi's own cost from the runtime's.
-      references: [plain('node-floor', process.execPath, [join(REPO, 'bench', 'node-floor', 'server.mjs')])],
-    };
-  }
-  if (name === 'vault') {
-    // The same requests through node-vault (axios), the client library the vault adapter is built on.
-    return {
-      kleidi,
-      abs,
-      baseline: raw('raw-vault', 'vault.mjs'),
-      references: [raw('raw-vault-node-vault', 'vault.mjs', ['--client', 'node-vault'])],
-    };
-  }
-  return { kleidi, abs, baseline: raw(`raw-${name}`, `${name}.mjs`), references: [] };
+  const target = (t) => {
+    if (t.plugin === 'go-reference') return plain('go-reference', ctx.tools.goReference);
+    // The cheapest Node plugin on kleidi's stack: separates kleidi's own cost from the runtime's.
+    if (t.plugin === 'node-floor')
+      return plain('node-floor', process.execPath, [join(REPO, 'bench', 'node-floor', 'server.mjs')]);
+    if (t.raw) return { name: t.label, kind: 'raw', script: join(REPO, t.raw), args: t.args(env), env: baseEnv(env) };
+    throw new Error(`${name}: unknown bench target ${JSON.stringify(t)}`);
+  };
+  return {
+    kleidi: kleidiSpec(`kleidi-${name}`, KLEIDI_MAIN),
+    abs: (opts.ab ?? []).map((n) => kleidiSpec(`kleidi-${name}@${n}`, abMain(n))),
+    baseline: target(comparison.baseline),
+    references: (comparison.references ?? []).map(target),
+  };
 }
 
 /**
  * One backend group: kleidi on that backend, its baseline and references,
  * interleaved; then the storm, peak RSS and start-to-ready.
  */
-async function runGroup(ctx, name, setup) {
+async function runGroup(ctx, name, server, comparison) {
   const dir = join(ctx.work, name);
   await mkdir(dir, { recursive: true });
-  if (name === 'local') await initLocal(join(dir, 'state'));
-  const specs = groupSpecs(ctx, name, setup, dir);
+  const specs = groupSpecs(ctx, name, server, comparison, dir);
+  await specs.kleidi.stateInit(join(dir, 'state'));
   const all = [specs.kleidi, ...specs.abs, specs.baseline, ...specs.references];
   const running = [];
   const result = {
@@ -431,6 +434,11 @@ async function snapshot(name) {
 
 async function main() {
   if (opts.snapshot) return snapshot(opts.snapshot);
+  if (opts.fromJson) {
+    await writeDocs(JSON.parse(await readFile(opts.fromJson, 'utf8')));
+    console.log(`docs/benchmarks.md and its charts regenerated from ${opts.fromJson}`);
+    return;
+  }
   const started = new Date();
   await initClock();
   const work = await mkdtemp(join(tmpdir(), 'kleidi-bench.'));
@@ -456,30 +464,35 @@ async function main() {
     },
     backends: {},
   };
-  const registered = await registeredBackends();
   let broken = false;
   try {
     for (const name of opts.backends) {
-      let setup = {};
-      let vault;
-      if (name === 'pkcs11') setup = await setUpSoftHsm(join(work, 'softhsm'));
-      if (name === 'vault') {
-        setup = vault = await setUpVault(join(work, 'vault-server'), registered);
-        if (vault.version) result.versions['Vault/OpenBao server'] = vault.version;
-      }
-      if (setup.skip) {
-        log(`${name}: skipped: ${setup.skip}`);
-        result.backends[name] = { status: `skipped: ${setup.skip}` };
+      const harness = await loadHarness(backendByName(name));
+      // A server that cannot be installed or built here is reported, not a broken benchmark.
+      const missing = await harness.prepare().then(
+        () => undefined,
+        (err) => String(err.message ?? err).split('\n')[0],
+      );
+      if (missing) {
+        log(`${name}: skipped: ${missing}`);
+        result.backends[name] = { status: `skipped: ${missing}` };
         continue;
       }
+      let server;
       try {
-        result.backends[name] = await runGroup(ctx, name, setup);
+        const serverDir = join(work, `${name}-server`);
+        await mkdir(serverDir, { recursive: true });
+        server = await harness.start(serverDir, { kleidi: [process.execPath, KLEIDI_MAIN] });
+        if (server.version) result.versions[`${name} test server`] = server.version;
+        // The Go reference plugin when the harness names no baseline (docs/adr/0006-backend-registry.md).
+        const comparison = harness.bench ?? { baseline: { plugin: 'go-reference' } };
+        result.backends[name] = await runGroup(ctx, name, server, comparison);
       } catch (err) {
         broken = true;
         log(`${name}: failed: ${err.stack ?? err}`);
         result.backends[name] = { status: `failed: ${String(err.message ?? err).split('\n')[0]}` };
       } finally {
-        await vault?.stop?.();
+        await server?.stop();
       }
     }
   } finally {
@@ -488,8 +501,9 @@ async function main() {
     const loads = Object.values(result.backends).flatMap((b) => (b.cells ?? []).map((c) => c.load1));
     result.load_average = { start: loadStart, end: loadAverage(), median_cell: median(loads) };
     result.goals = goals(result);
-    await mkdir(join(REPO, 'bench', 'results'), { recursive: true });
-    const out = join(REPO, 'bench', 'results', `${opts.kind}.json`);
+    // Raw samples stay out of git (.cache/ is ignored); docs/benchmarks.md keeps the summary.
+    await mkdir(join(REPO, '.cache', 'bench'), { recursive: true });
+    const out = join(REPO, '.cache', 'bench', `${opts.kind}.json`);
     await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
     printReport(result);
     console.log(`\nJSON: ${out} (${result.wall_s} s)`);
@@ -505,14 +519,22 @@ async function main() {
 const BEGIN = '<!-- generated by npm run bench: begin -->';
 const END = '<!-- generated by npm run bench: end -->';
 
-/** Replaces the generated block of docs/benchmarks.md, keeping everything around it. */
+/**
+ * Replaces the generated block of docs/benchmarks.md, keeping everything around it, and draws its
+ * charts (docs/img/bench-*.svg) from the same result; `npm run docs:check` redraws them from the page.
+ */
 async function writeDocs(result) {
   const path = join(REPO, 'docs', 'benchmarks.md');
   const doc = await readFile(path, 'utf8').catch(() => `# Benchmarks\n\n${BEGIN}\n${END}\n`);
   const a = doc.indexOf(BEGIN);
   const b = doc.indexOf(END);
   if (a < 0 || b < a) throw new Error(`docs/benchmarks.md lacks the markers ${BEGIN} … ${END}`);
-  await writeFile(path, `${doc.slice(0, a + BEGIN.length)}\n${markdown(result)}\n${doc.slice(b)}`);
+  const page = `${doc.slice(0, a + BEGIN.length)}\n${markdown(result)}\n${doc.slice(b)}`;
+  await writeFile(path, page);
+  // After requireTypeScript: tools/ is TypeScript, resolved through the hooks lib/typescript.mjs registers.
+  const { charts, figuresFromResult, syncCharts } = await import('../tools/bench-charts.ts');
+  const problems = syncCharts(join(REPO, 'docs'), page, charts(figuresFromResult(result)), 'write');
+  if (problems.length) throw new Error(`charts: ${problems.join('; ')}`);
 }
 
 main().catch((err) => {

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Builds the Vault server the vault backend's tests run against, from Go
-# modules only (test/vault-server pins the version), into
-# .cache/vault-server/vault. Idempotent: rebuilds only when the binary is
-# missing or test/vault-server's go.mod, go.sum, main.go or this script
-# changed. Nothing is downloaded except Go modules from the module proxy. The
-# first build on a 2-core machine takes many minutes; the Go build cache makes
-# later ones fast. Prints the binary's path as its last line.
+# modules only (test/vault-server pins the version). The binary is cached by
+# content hash under ${KLEIDI_TOOLS_CACHE:-$HOME/.cache/kleidi}/vault-server/<hash>/,
+# so every clone of the repository on the same machine (CI's fresh clone
+# included) reuses it; the hash covers test/vault-server's go.mod, go.sum and
+# main.go, this script and the Go version. .cache/vault-server/vault in the
+# repository is a link to it, where the tests and the bench look. Idempotent.
+# KLEIDI_VAULT_SERVER_CACHE names one directory to build in instead. Nothing is
+# downloaded except Go modules from the module proxy. The first build on a
+# 2-core machine takes many minutes; the Go build cache makes later ones fast.
+# Prints the binary's path as its last line.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$root/test/vault-server"
-cache="${KLEIDI_VAULT_SERVER_CACHE:-$root/.cache/vault-server}"
-bin="$cache/vault"
-stamp="$cache/vault.stamp"
 
 if ! command -v go >/dev/null 2>&1; then
   echo "setup-vault-server: Go is not installed; install Go >= 1.25.3 and rerun" >&2
@@ -20,9 +21,28 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 want="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1) $(go env GOVERSION)"
+if [[ -n "${KLEIDI_VAULT_SERVER_CACHE:-}" ]]; then
+  cache="$KLEIDI_VAULT_SERVER_CACHE"
+  link=""
+else
+  cache="${KLEIDI_TOOLS_CACHE:-$HOME/.cache/kleidi}/vault-server/$(echo "$want" | sha256sum | cut -c1-16)"
+  link="$root/.cache/vault-server"
+fi
+bin="$cache/vault"
+stamp="$cache/vault.stamp"
+
+# Where the tests and the bench look for the binary (.cache/vault-server/vault).
+publish() {
+  if [[ -n "$link" ]]; then
+    mkdir -p "$link"
+    ln -sfn "$bin" "$link/vault"
+  fi
+  echo "$bin"
+}
+
 if [[ -x "$bin" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "setup-vault-server: up to date" >&2
-  echo "$bin"
+  publish
   exit 0
 fi
 mkdir -p "$cache"
@@ -74,5 +94,6 @@ echo "setup-vault-server: building Vault $vault_version (this takes many minutes
   go build -trimpath -ldflags='-s -w' -o "$bin.tmp" .)
 mv -f "$bin.tmp" "$bin"
 echo "$want" >"$stamp"
+rm -rf "$work" "$patched" # the module copy and build tree are large; the Go build cache keeps what matters
 echo "setup-vault-server: built in $(($(date +%s) - start)) s" >&2
-echo "$bin"
+publish

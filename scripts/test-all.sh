@@ -1,54 +1,73 @@
 #!/usr/bin/env bash
-# The whole test suite, as the README's test command (`npm ci && npm test`)
+# The whole test suite, as the README's test command (`npm run bootstrap && npm run check && npm test`)
 # and CI (.ci/run) run it. It installs what the tests need on a fresh Debian
-# 12 machine (SoftHSM2 from Debian; a Vault test server built from Go modules,
-# since OpenBao is not served by the module proxy here), then runs: type
-# check, architecture rules, generated-code check, build, deployment artifacts,
-# every vitest suite (unit, contract against the real backends, integration,
-# short fuzz), the Go conformance harness that drives kleidi exactly as
-# kube-apiserver does (local, pkcs11, vault), the reliability campaign and a
-# quick benchmark (figures printed, not asserted). A missing prerequisite
-# fails the run; nothing skips. docs/testing.md describes each step.
+# 12 machine (each registered backend's test server: SoftHSM2 from Debian; a
+# Vault test server built from Go modules, since OpenBao is not served by the
+# module proxy here), then runs: type check, architecture rules,
+# generated-code check, build, deployment artifacts, the vitest suites (unit,
+# integration, short fuzz, and the contract suites of backends without a test
+# server), then for every backend the registry gives a test server
+# (src/composition/backends) its whole proof (`npm run test:backend`:
+# contract suites, the Go conformance harness that drives kleidi exactly as
+# kube-apiserver does, its reliability campaign), the campaigns of no single
+# backend (fuzz, security, log scan) and a quick benchmark (figures printed,
+# not asserted). A missing prerequisite fails the run; nothing skips.
+# docs/testing.md describes each step.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n=== %s ===\n' "$*"; }
+step() { printf '\n=== %s === (+%d s)\n' "$*" "$SECONDS"; }
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 
-step "prerequisites"
-bash scripts/setup-softhsm.sh
-bash scripts/setup-vault-server.sh
+mapfile -t tested < <(npm run --silent backends -- names --tested)
+mapfile -t tested_contracts < <(npm run --silent backends -- field testing.contract)
+
+step "prerequisites: the test servers of ${tested[*]}"
+npm run --silent backends -- prepare
 
 step "type check";            npm run --silent typecheck
 step "architecture rules";    npm run --silent deps:check
 step "generated code is current"; npm run --silent gen:check
 step "build";                 npm run --silent build
 step "deployment artifacts (offline)"; bash scripts/validate-deploy.sh
-step "configuration reference is current"; npm run --silent docs:check
+step "generated docs are current (configuration reference, architecture tables and diagrams, benchmark charts)"; npm run --silent docs:check
 
-step "vitest: unit, contract, integration"
+step "vitest: unit, integration, fuzz; contract suites of backends without a test server"
+exclude=()
+for c in "${tested_contracts[@]}"; do exclude+=(--exclude "$c"); done
 vitest_rc=0
-npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || vitest_rc=$?
+npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" "${exclude[@]}" || vitest_rc=$?
 
-conf_rc=0
-for backend in local pkcs11 vault; do
-  step "conformance ($backend): kube-apiserver's KMSv2 client against kleidi"
-  runner=(bash test/conformance/run.sh)
-  [[ "$backend" == local ]] || runner=(bash "scripts/conformance-$backend.sh")
-  KLEIDI_CONFORMANCE_SUMMARY="$results/conformance-$backend.json" "${runner[@]}" || conf_rc=$?
+# The closing count (scripts/summarize-tests.mjs) gets every step that can fail the run, with its
+# exit code and its reports, so it never says "0 failed" for a run that failed.
+steps=(--step "vitest=$vitest_rc:$results/vitest.json")
+
+# Each backend adds its campaign to $results/reliability; the rest run into it last, so the log
+# scan sees every log and the report covers the whole campaign.
+backend_rc=0
+for backend in "${tested[@]}"; do
+  step "backend $backend: contract suites, conformance, reliability campaign"
+  rc=0
+  npm run --silent test:backend -- "$backend" --no-build --results "$results" || rc=$?
+  ((rc == 0)) || backend_rc=$rc
+  steps+=(--step "backend $backend=$rc:$results/contract-$backend.json,$results/conformance-$backend.json,$results/reliability-$backend.json")
 done
 
-step "reliability: fault campaign, fuzzing, security checks"
+step "reliability: fuzzing, security checks, log scan"
 rel_rc=0
-npm run --silent test:reliability || rel_rc=$?
+node scripts/reliability.mjs --dist dist --out "$results/reliability" --append --rest \
+  --json "$results/reliability-rest.json" || rel_rc=$?
+steps+=(--step "reliability (fuzz, security, log scan)=$rel_rc:$results/reliability-rest.json")
 
 step "benchmarks (quick; figures are printed, not asserted)"
 bench_rc=0
-npm run --silent bench -- --quick || bench_rc=$?
+rm -f .cache/bench/quick.json
+node scripts/bench.mjs --quick || bench_rc=$?
+steps+=(--step "benchmark=$bench_rc:.cache/bench/quick.json")
 
-node_modules/.bin/node scripts/summarize-tests.mjs "$results/vitest.json" "$results"/conformance-*.json
-if ((vitest_rc != 0 || conf_rc != 0 || rel_rc != 0 || bench_rc != 0)); then
-  echo "test-all: failed (vitest $vitest_rc, conformance $conf_rc, reliability $rel_rc, bench $bench_rc)" >&2
+node_modules/.bin/node scripts/summarize-tests.mjs "${steps[@]}"
+if ((vitest_rc != 0 || backend_rc != 0 || rel_rc != 0 || bench_rc != 0)); then
+  echo "test-all: failed (vitest $vitest_rc, backends $backend_rc, reliability $rel_rc, bench $bench_rc)" >&2
   exit 1
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates everything under deploy/ offline (issue 6):
+# Validates everything under deploy/ offline (deploy/README.md):
 #   1. test/deploy (Go; Helm, client-go, apiserver and kind as libraries, from
 #      the Go module proxy) strictly decodes every manifest into the real API
 #      types, runs kube-apiserver's EncryptionConfiguration validation, decodes
@@ -8,8 +8,10 @@
 #   2. scripts/check-deploy-config.mjs feeds the kleidi settings found in the
 #      manifests, the systemd unit and each rendered chart to kleidi's own
 #      config loader (dist/);
-#   3. systemd-analyze verifies the unit file, where systemd is installed.
-# Idempotent: the validator binary is cached in .cache/validate-deploy and
+#   3. test/deploy/dockerfile-lint runs BuildKit's Dockerfile checks (`docker build --check`)
+#      on deploy/Dockerfile for each variant, offline, and requires every base pinned by digest;
+#   4. systemd-analyze verifies the unit file, where systemd is installed.
+# Idempotent: the validator binaries are cached in .cache/validate-deploy and
 # rebuilt only when test/deploy or the Go version changes (the first build of
 # Helm's module graph takes a few minutes on 2 cores; later runs take seconds).
 set -euo pipefail
@@ -40,10 +42,23 @@ rendered="$cache/rendered"
 rm -rf "$rendered"
 "$bin" -repo "$root" -rendered "$rendered"
 
+# deploy/Dockerfile through BuildKit's own frontend (its own module: BuildKit's dependency graph
+# stays out of the manifest validator's).
+lint_src="$src/dockerfile-lint"
+lint_bin="$cache/dockerfile-lint"
+lint_want="$(cat "$lint_src"/go.mod "$lint_src"/go.sum "$lint_src"/*.go | sha256sum | cut -d' ' -f1) $(go env GOVERSION)"
+if [[ ! -x "$lint_bin" || ! -f "$lint_bin.stamp" || "$(cat "$lint_bin.stamp")" != "$lint_want" ]]; then
+  echo "validate-deploy: building the Dockerfile linter (BuildKit from the module proxy)"
+  (cd "$lint_src" && go build -trimpath -o "$lint_bin.tmp" .)
+  mv "$lint_bin.tmp" "$lint_bin"
+  echo "$lint_want" >"$lint_bin.stamp"
+fi
+(cd "$root" && "$lint_bin" deploy/Dockerfile)
+
 if [[ ! -f "$root/dist/composition/config/load.js" ]]; then
   (cd "$root" && npm run --silent build)
 fi
-# The pinned Node 24 (devDependency), whatever the system node is.
+# The pinned Node 24 (tools/node-toolchain, docs/adr/0010-node-binary-pin.md), whatever the system node is.
 node_bin="$root/node_modules/.bin/node"
 "$node_bin" "$root/scripts/check-deploy-config.mjs" "$rendered"
 

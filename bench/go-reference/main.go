@@ -1,4 +1,4 @@
-// Command kms-go is the Go baseline of kleidi's benchmarks (issue 7): the
+// Command kms-go is the Go baseline of kleidi's benchmarks (docs/benchmarks.md): the
 // smallest KMSv2 plugin a Go author would write, on the server library
 // kube-apiserver's own project publishes (k8s.io/kms/pkg/service), with an
 // in-process AES-256-GCM key. It does the same per-call work as kleidi's local
@@ -132,7 +132,8 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	// The library neither removes a stale socket nor sets a mode (kmsv2-contract.md §4).
+	// The library neither removes a stale socket nor sets a mode: its ListenAndServe is a bare
+	// net.Listen("unix", addr) (https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/kms/pkg/service/grpc_service.go).
 	_ = os.Remove(path)
 	syscall.Umask(0o177) // socket mode 0600, like kleidi's default; the process creates no other files
 	svc := service.NewGRPCService(path, 3*time.Second, &plugin{aead: aead})

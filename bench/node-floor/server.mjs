@@ -1,4 +1,4 @@
-// The Node floor of kleidi's benchmarks (issue 7): the least a Node KMSv2
+// The Node floor of kleidi's benchmarks (docs/benchmarks.md): the least a Node KMSv2
 // plugin on kleidi's own stack can do per call. @grpc/grpc-js with
 // protobuf-es codecs and kleidi's generated descriptors, listening on the
 // socket itself, and the same per-call cryptography as the Go reference
@@ -10,7 +10,7 @@
 //   node bench/node-floor/server.mjs serve --socket unix:///path.sock [--state-dir DIR]
 // With --state-dir the key is kept in DIR/node-floor.key (restart-stable, for the storm).
 // The same V8 heap settings as kleidi (first, like kleidi's main.ts), so the two differ only in code.
-import '../../dist/composition/heap-tuning.js';
+import '../../dist/heap-tuning.js';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// The raw PKCS#11 baseline (issue 7): the same SoftHSM token and KEK that
+// The raw PKCS#11 baseline (docs/benchmarks.md): the same SoftHSM token and KEK that
 // kleidi's pkcs11 backend uses, driven directly through pkcs11js the way the
 // adapter drives it (C_*Init on the JS thread, C_EncryptAsync/C_DecryptAsync
 // on the libuv pool, one operation per session, a pool of the same size),
@@ -18,7 +18,8 @@ const op = f.op;
 if (op !== 'encrypt' && op !== 'decrypt') throw new Error('--op encrypt|decrypt');
 const lib = new pkcs11js.PKCS11();
 lib.load(f.module ?? '/usr/lib/softhsm/libsofthsm2.so');
-lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); // stack-notes §1.2
+// Without CKF_OS_LOCKING_OK SoftHSM disables its mutexes (C_Initialize in https://github.com/softhsm/SoftHSMv2/blob/2.6.1/src/lib/SoftHSM.cpp).
+lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
 try {
   const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === f['token-label']);
   if (!slot) throw new Error(`no token labelled ${f['token-label']}`);

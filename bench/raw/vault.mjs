@@ -1,4 +1,4 @@
-// The raw Vault/OpenBao transit baseline (issue 7): the same transit key
+// The raw Vault/OpenBao transit baseline (docs/benchmarks.md): the same transit key
 // kleidi's vault backend uses, called directly over HTTP with a keep-alive
 // agent (one socket per caller at most), with the request bodies kleidi
 // sends (plaintext or ciphertext, key_version, associated_data), and no

@@ -1,4 +1,5 @@
 import { Container } from 'inversify';
+import { systemClock } from '../adapters/outbound/clock/system.clock.js';
 import { EnvelopeService } from '../domain/services/envelope-service.js';
 import { KeyStateTracker, type KeyStateObserver } from '../domain/services/key-state-tracker.js';
 import type { Clock } from '../ports/outbound/clock.port.js';
@@ -8,8 +9,6 @@ import { backendByName } from './backends/index.js';
 import type { Config } from './config/schema.js';
 import { instrumentWrapper } from './observability.js';
 import { TOKENS } from './tokens.js';
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 export interface ContainerDeps {
   readonly config: Config;
@@ -65,6 +64,6 @@ export function buildContainer(deps: ContainerDeps): Container {
 }
 
 /** healthz turns non-ok after three missed refreshes (at least 30 s, so one slow probe is not an outage). */
-export function probeMaxAge(refreshIntervalMs: number): number {
+function probeMaxAge(refreshIntervalMs: number): number {
   return Math.max(3 * refreshIntervalMs, 30_000);
 }

@@ -6,7 +6,7 @@ import { InstrumentedKeyWrapper } from '../domain/services/backend-metrics.js';
 import type { HealthProbes } from '../ports/inbound/operations.port.js';
 import type { KeyWrapper } from '../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../ports/outbound/logger.port.js';
-import type { CredentialExpiry, KmsMethod, Metrics } from '../ports/outbound/metrics.port.js';
+import type { BackendRequestStats, CredentialExpiry, KmsMethod, Metrics } from '../ports/outbound/metrics.port.js';
 import { versionInfo } from './version.js';
 
 /** The process's metrics: one prom-client registry per server instance. */
@@ -22,13 +22,19 @@ export function callObserver(metrics: Metrics): CallObserver {
 
 /**
  * Decorates the backend's KeyWrapper with per-operation metrics and, when
- * the backend holds an expiring credential, registers its expiry gauge.
+ * the backend holds an expiring credential, registers its expiry gauge; when
+ * its adapter retries requests itself, registers its request counters.
  * Without metrics the wrapper is returned unchanged.
  */
 export function instrumentWrapper(w: KeyWrapper, metrics: Metrics | undefined): KeyWrapper {
   if (!metrics) return w;
   const expiry = credentialExpiryOf(w);
   if (expiry) metrics.watchCredentialExpiry(w.backend, expiry);
+  const requests = w as Partial<BackendRequestStats>;
+  if (typeof requests.backendRequestCounts === 'function') {
+    const read = requests.backendRequestCounts;
+    metrics.watchBackendRequests(w.backend, () => read.call(w));
+  }
   return new InstrumentedKeyWrapper(w, metrics);
 }
 

@@ -1,4 +1,4 @@
-// Conformance harness for kleidi (issue 3): drives the plugin through
+// Conformance harness for kleidi (docs/testing.md): drives the plugin through
 // kube-apiserver's own KMSv2 client code.
 //
 // k8s.io/apiserver v0.35.10 and k8s.io/kms v0.35.10 = the client code of

@@ -58,7 +58,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.mode, "mode", "conformance", "conformance | load | startup | storm")
 	fs.StringVar(&o.workDir, "work-dir", "", "scratch directory for sockets, state, logs (required; created if missing)")
 	kleidi := fs.String("kleidi", "node dist/main.js", "command that runs kleidi (split on spaces)")
-	fs.StringVar(&o.backend, "backend", "local", "backend under test, passed as --backend to serve and rotate: local | pkcs11 | vault (settings via -env, e.g. KLEIDI_CONFIG=file)")
+	fs.StringVar(&o.backend, "backend", "local", "backend under test (a registered backend name), passed as --backend to serve and rotate (settings via -env, e.g. KLEIDI_CONFIG=file)")
 	fs.Var(&o.serveArgs, "serve-arg", "extra argument for `kleidi serve` (repeatable)")
 	fs.Var(&o.env, "env", "extra KEY=VALUE for kleidi serve and rotate (repeatable)")
 	fs.StringVar(&o.rotateCmd, "rotate-cmd", defaultRotate, "sh command that rotates the KEK; sees $CONFORMANCE_KLEIDI, $CONFORMANCE_BACKEND, $CONFORMANCE_STATE_DIR")

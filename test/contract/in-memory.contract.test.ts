@@ -1,5 +1,10 @@
-import { InMemoryKeyWrapper } from '../../src/adapters/outbound/in-memory/in-memory.key-wrapper.js';
-import { aSignal } from '../support/builders.js';
+import { describe, expect, it } from 'vitest';
+import { InMemoryKeyWrapper } from '#src/adapters/outbound/in-memory/in-memory.key-wrapper.js';
+import { buildContainer } from '#src/composition/container.js';
+import { loadConfig } from '#src/composition/config/load.js';
+import { TOKENS } from '#src/composition/tokens.js';
+import { BackendMisconfiguredError } from '#src/domain/model/errors.js';
+import { aSignal, recordingLogger } from '../support/builders.js';
 import { keyWrapperContract } from './key-wrapper.contract.js';
 
 keyWrapperContract({
@@ -12,4 +17,19 @@ keyWrapperContract({
       teardown: () => wrapper.close(),
     };
   },
+});
+
+/**
+ * No KeyAdmin contract here: the in-memory keys exist only inside the serving
+ * process, so `kleidi init | rotate | keys` (a process of their own) would
+ * administer a throwaway keyring. The backend refuses instead, by design.
+ */
+describe('KeyAdmin: the in-memory backend refuses to be administered', () => {
+  it('the composition root rejects the KeyAdmin with BackendMisconfiguredError, as `kleidi init` resolves it', async () => {
+    const config = loadConfig({ backend: 'in-memory' }, { KLEIDI_IN_MEMORY_ACKNOWLEDGE_DATA_LOSS: 'true' });
+    const container = buildContainer({ config, logger: recordingLogger(), env: {} });
+    const admin = container.getAsync(TOKENS.KeyAdmin);
+    await expect(admin).rejects.toBeInstanceOf(BackendMisconfiguredError);
+    await expect(admin).rejects.toThrow(/nothing to administer/);
+  });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeKeyId } from '../../src/domain/model/key-id.js';
-import { CancelledError, KeyVersionUnknownError, MalformedCiphertextError } from '../../src/domain/model/errors.js';
-import type { KeyVersion, WrappedKey, WrappedPayload } from '../../src/domain/model/key-version.js';
-import type { KeyWrapper } from '../../src/ports/outbound/key-wrapper.port.js';
+import { composeKeyId } from '#src/domain/model/key-id.js';
+import { CancelledError, KeyVersionUnknownError, MalformedCiphertextError } from '#src/domain/model/errors.js';
+import type { KeyVersion, WrappedKey, WrappedPayload } from '#src/domain/model/key-version.js';
+import type { KeyWrapper } from '#src/ports/outbound/key-wrapper.port.js';
 import { aDataKey, aSignal } from '../support/builders.js';
 
 /**
@@ -15,7 +15,7 @@ export interface KeyWrapperHarness {
   setup(): Promise<KeyWrapperEnv>;
 }
 
-export interface KeyWrapperEnv {
+interface KeyWrapperEnv {
   readonly wrapper: KeyWrapper;
   /** Makes a new key version current in the backend (usually through its KeyAdmin). */
   rotate(): Promise<void>;

@@ -1,5 +1,5 @@
 // Command validate-deploy checks kleidi's deployment artifacts offline
-// (issue 6): every Kubernetes manifest is decoded strictly into the real API
+// (deploy/README.md): every Kubernetes manifest is decoded strictly into the real API
 // types (unknown or misspelt fields and wrong types fail), the
 // EncryptionConfiguration goes through kube-apiserver's own validation, the
 // kind config through kind's own types, and the Helm chart is linted and

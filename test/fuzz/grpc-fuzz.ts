@@ -8,14 +8,14 @@ import {
   StatusRequestSchema,
   StatusResponseSchema,
   type DecryptRequest,
-} from '../../src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
+} from '#src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
 
 /**
  * A gRPC fuzzer for a running kleidi: random bytes, random protobuf fields,
  * mutations of valid requests, boundary sizes, unknown methods and tiny
  * deadlines, each sent as a raw request body. Every answer is checked against
  * the set of codes documented for its input (docs/architecture.md, error
- * taxonomy; the apiserver limits of kmsv2-contract.md §2), and a Decrypt that
+ * taxonomy; the apiserver limits in src/domain/model/limits.ts), and a Decrypt that
  * answers OK must return exactly the seed that was encrypted.
  *
  * The expected codes come from the KMSv2 contract and the proto (decoded with
@@ -24,9 +24,9 @@ import {
 
 export const CODE = grpc.status;
 type Code = number;
-export type Method = 'Status' | 'Encrypt' | 'Decrypt';
+type Method = 'Status' | 'Encrypt' | 'Decrypt';
 
-export interface FuzzCase {
+interface FuzzCase {
   readonly cls: string;
   readonly path: string;
   readonly body: Uint8Array;
@@ -44,7 +44,7 @@ export interface FuzzCase {
   readonly cancelling?: boolean;
 }
 
-export interface ClassStats {
+interface ClassStats {
   sent: number;
   codes: Record<string, number>;
   unexpected: number;
@@ -77,7 +77,7 @@ const SVC = '/v2.KeyManagementService/';
 const enc = new TextEncoder();
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-export function prng(seed: number) {
+function prng(seed: number) {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -160,11 +160,7 @@ export interface Oracle {
  * (malformed, tampered, mismatched) or NOT_FOUND (a well-formed envelope under
  * a key_id the backend does not hold).
  */
-export function expectedFor(
-  method: Method,
-  body: Uint8Array,
-  oracle: Oracle,
-): { expected: Set<Code>; seed?: Uint8Array } {
+function expectedFor(method: Method, body: Uint8Array, oracle: Oracle): { expected: Set<Code>; seed?: Uint8Array } {
   if (body.length > 64 * 1024) return { expected: new Set([CODE.RESOURCE_EXHAUSTED]) };
   const msg = decodable(method, body);
   if (msg === undefined) return { expected: new Set([CODE.INVALID_ARGUMENT]) };
@@ -332,7 +328,7 @@ function mutateDecrypt(r: Rng, v: ValidSample, all: readonly ValidSample[]): { b
 }
 
 /** Exact boundary cases: sizes at and around every limit the contract names. */
-export function boundaryCases(oracle: Oracle, valid: ValidSample): FuzzCase[] {
+function boundaryCases(oracle: Oracle, valid: ValidSample): FuzzCase[] {
   const cases: FuzzCase[] = [];
   const add = (cls: string, method: Method, body: Uint8Array) => {
     const e = expectedFor(method, body, oracle);
@@ -404,7 +400,7 @@ export function boundaryCases(oracle: Oracle, valid: ValidSample): FuzzCase[] {
 }
 
 /** One random case. */
-export function nextCase(r: Rng, oracle: Oracle): FuzzCase {
+function nextCase(r: Rng, oracle: Oracle): FuzzCase {
   const roll = r.next();
   const methods: Method[] = ['Status', 'Encrypt', 'Decrypt'];
   const build = (cls: string, method: Method, body: Uint8Array, deadlineMs = 3_000): FuzzCase => {
@@ -489,7 +485,7 @@ export async function validSamples(c: RawClient, n: number, seedFn: (i: number) 
       EncryptRequestSchema,
       create(EncryptRequestSchema, { plaintext: seed, uid: `fuzz-valid-${i}` }),
     );
-    const r = await c.call(SVC + 'Encrypt', encrypt, 5_000);
+    const r = await c.call(`${SVC}Encrypt`, encrypt, 5_000);
     if (r.code !== CODE.OK || !r.body) throw new Error(`valid Encrypt failed with code ${r.code}: ${r.details}`);
     const resp = fromBinary(EncryptResponseSchema, r.body);
     const decryptReq = create(DecryptRequestSchema, {

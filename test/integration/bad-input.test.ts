@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope } from '../../src/domain/model/envelope.js';
-import { parseKeyId } from '../../src/domain/model/key-id.js';
+import { decodeEnvelope, encodeEnvelope } from '#src/domain/model/envelope.js';
+import { parseKeyId } from '#src/domain/model/key-id.js';
 import { aDataKey } from '../support/builders.js';
 import { codeOf, KmsTestClient, Status } from '../support/grpc-client.js';
 import { startKleidi, tempDir, type KleidiProcess } from '../support/kleidi-process.js';
+import { healthCheckBytes, healthWatchBytes } from '../support/operations.js';
 
 const enc = new TextEncoder();
 
@@ -44,6 +45,17 @@ describe('bad input gets a clear gRPC error and the server stays healthy', () =>
     [
       'malformed protobuf to Decrypt',
       () => c.call('Decrypt', new Uint8Array([0xff, 0xff, 0xff])),
+      Status.INVALID_ARGUMENT,
+    ],
+    // The health service on the same socket answers a malformed body as the KMS service does.
+    [
+      'malformed protobuf to grpc.health.v1 Check',
+      () => healthCheckBytes(k.socket, new Uint8Array([0x0a, 0xff, 0x01])),
+      Status.INVALID_ARGUMENT,
+    ],
+    [
+      'malformed protobuf to grpc.health.v1 Watch',
+      () => healthWatchBytes(k.socket, new Uint8Array([0xff, 0xff, 0xff])),
       Status.INVALID_ARGUMENT,
     ],
     ['empty plaintext', () => c.encrypt(new Uint8Array(0)), Status.INVALID_ARGUMENT],

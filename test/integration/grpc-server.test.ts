@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseEndpoint } from '../../src/adapters/inbound/grpc/endpoint.js';
-import { GrpcJsKmsServer } from '../../src/adapters/inbound/grpc/grpc-js.server.js';
-import { kmsV2Handlers } from '../../src/adapters/inbound/grpc/kms-v2.handlers.js';
-import { DeadlineExceededError } from '../../src/domain/model/errors.js';
-import type { KeyId } from '../../src/domain/model/key-id.js';
-import type { KeyManagement } from '../../src/ports/inbound/key-management.port.js';
-import { kmsClient } from '../../src/composition/cli-client.js';
+import { parseEndpoint } from '#src/adapters/inbound/grpc/endpoint.js';
+import { GrpcJsKmsServer } from '#src/adapters/inbound/grpc/grpc-js.server.js';
+import { kmsV2Handlers } from '#src/adapters/inbound/grpc/kms-v2.handlers.js';
+import { DeadlineExceededError } from '#src/domain/model/errors.js';
+import type { KeyId } from '#src/domain/model/key-id.js';
+import type { KeyManagement } from '#src/ports/inbound/key-management.port.js';
+import { kmsClient } from '#src/adapters/inbound/cli/kms-client.js';
 import { recordingLogger } from '../support/builders.js';
 import { codeOf, KmsTestClient, Status } from '../support/grpc-client.js';
 import { tempDir } from '../support/kleidi-process.js';
@@ -48,6 +48,13 @@ describe('grpc-js host: deadlines, drain on shutdown, authority, abstract socket
       endpoint: parseEndpoint(socket),
       socket: { mode: 0o600 },
       maxMessageBytes: 64 * 1024,
+      limits: {
+        maxConnections: 32,
+        maxConcurrentStreams: 100,
+        handshakeTimeoutMs: 10_000,
+        idleTimeoutMs: 300_000,
+        maxCallMs: 30_000,
+      },
     });
     await server.start();
     return { server, socket };

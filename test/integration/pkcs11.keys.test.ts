@@ -3,19 +3,20 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { KeyGenMechanism, KeyType, ObjectClass } from 'graphene-pk11';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pkcs11KeyAdmin } from '../../src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
-import { Pkcs11KeyWrapper } from '../../src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
-import type { Pkcs11Options } from '../../src/adapters/outbound/pkcs11/pkcs11.options.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import { Pkcs11KeyAdmin } from '#src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
+import { Pkcs11KeyWrapper } from '#src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
+import type { Pkcs11Options } from '#src/adapters/outbound/pkcs11/pkcs11.options.js';
 import {
   BackendMisconfiguredError,
   KeyVersionUnknownError,
   MalformedCiphertextError,
-} from '../../src/domain/model/errors.js';
-import type { WrappedKey } from '../../src/domain/model/key-version.js';
+} from '#src/domain/model/errors.js';
+import type { WrappedKey } from '#src/domain/model/key-version.js';
 import { aDataKey, aSignal, recordingLogger } from '../support/builders.js';
-import { SOFTHSM_MODULE, softHsmFixture, type SoftHsmFixture } from '../support/softhsm.fixture.js';
+import { importAesKey, SOFTHSM_MODULE, softHsmFixture, type SoftHsmFixture } from '../support/softhsm.fixture.js';
 
-const clock = { now: () => Date.now() };
+const clock = systemClock;
 const log = recordingLogger();
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -195,27 +196,14 @@ describe('pkcs11 key administration and key ids on SoftHSM2', () => {
   it('computes the key check value any AES-GCM implementation reproduces (docs: verifying an imported key)', async () => {
     const fx = await fixture();
     const value = randomBytes(32);
-    fx.withSession((s) =>
-      s.create({
-        class: ObjectClass.SECRET_KEY,
-        keyType: KeyType.AES,
-        token: true,
-        private: true,
-        sensitive: true,
-        extractable: false,
-        encrypt: true,
-        decrypt: true,
-        label: 'kleidi-kek',
-        id: Buffer.from('v1'),
-        value,
-      }),
-    );
+    fx.withSession((s) => importAesKey(s, 1, value));
     const c = createCipheriv('aes-256-gcm', value, Buffer.from('kleidi-kcv-1'));
     c.setAAD(Buffer.from('kleidi key check value v1'));
     c.update(Buffer.alloc(16));
     c.final();
     const kcv = c.getAuthTag().subarray(0, 8).toString('hex');
-    const wrapper = await wrapperFor(fx.options());
+    // An imported key existed outside the token: used only when the operator accepts that.
+    const wrapper = await wrapperFor(fx.options({ allowPreviouslyExposedKeys: true }));
     expect((await wrapper.currentVersion(aSignal())).keyId).toBe(`pkcs11:kleidi-kek:v1:${kcv}`);
   });
 

@@ -1,17 +1,18 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pkcs11KeyAdmin } from '../../src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
-import { Pkcs11KeyWrapper } from '../../src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
-import type { KeyVersion } from '../../src/domain/model/key-version.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import { Pkcs11KeyAdmin } from '#src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
+import { Pkcs11KeyWrapper } from '#src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
+import type { KeyVersion } from '#src/domain/model/key-version.js';
 import { aDataKey, aSignal, recordingLogger } from '../support/builders.js';
 import { softHsmFixture, type SoftHsmFixture } from '../support/softhsm.fixture.js';
 
-const clock = { now: () => Date.now() };
+const clock = systemClock;
 const CONCURRENT = 1_000;
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
 
 /**
- * Figures for the issue's report; printed, not asserted (shared 2-core CI
+ * Figures for a human reader of the test log; printed, not asserted (shared 2-core CI
  * machines make timing assertions flaky). Each call gets a generous deadline
  * for the same reason: the point is "no error", not speed.
  */

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pkcs11KeyAdmin } from '../../src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import { Pkcs11KeyAdmin } from '#src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
 import { aDataKey, aSignal, recordingLogger } from '../support/builders.js';
 import { NodeCallError, startPkcs11Node, type Pkcs11Node } from '../support/pkcs11-node.js';
 import { softHsmFixture, type SoftHsmFixture } from '../support/softhsm.fixture.js';
 
-const clock = { now: () => Date.now() };
+const clock = systemClock;
 
 /** `kleidi init`, run once on the first node. */
 async function init(fx: SoftHsmFixture): Promise<void> {
@@ -14,7 +15,7 @@ async function init(fx: SoftHsmFixture): Promise<void> {
 }
 
 /**
- * Issue 4, multi-node: three plugin processes run at the same time, each with
+ * Several nodes (docs/adr/0004-pkcs11-key-versions.md): three plugin processes run at the same time, each with
  * its own SOFTHSM2_CONF. Nodes A and B hold byte-for-byte copies of one token
  * directory (the documented SoftHSM procedure); node C ran its own
  * `kleidi init` with the same labels, as per-node init containers do.

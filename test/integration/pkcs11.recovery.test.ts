@@ -2,12 +2,15 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { Module } from 'graphene-pk11';
 import pkcs11js from 'pkcs11js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Pkcs11KeyAdmin } from '../../src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
-import { Pkcs11KeyWrapper } from '../../src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
-import { BackendMisconfiguredError } from '../../src/domain/model/errors.js';
-import { composeKeyId } from '../../src/domain/model/key-id.js';
-import { KeyStateTracker } from '../../src/domain/services/key-state-tracker.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import { Pkcs11KeyAdmin } from '#src/adapters/outbound/pkcs11/pkcs11.key-admin.js';
+import { Pkcs11KeyWrapper } from '#src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
+import { BackendMisconfiguredError } from '#src/domain/model/errors.js';
+import { composeKeyId } from '#src/domain/model/key-id.js';
+import { KeyStateTracker } from '#src/domain/services/key-state-tracker.js';
+import type { Clock } from '#src/ports/outbound/clock.port.js';
 import { aDataKey, aSignal, recordingLogger } from '../support/builders.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { SOFTHSM_MODULE, softHsmFixture, type SoftHsmFixture } from '../support/softhsm.fixture.js';
 
 // Counts real C_Login calls into the module. pkcs11js binds its methods per instance when
@@ -15,18 +18,15 @@ import { SOFTHSM_MODULE, softHsmFixture, type SoftHsmFixture } from '../support/
 const nativeProto = Object.getPrototypeOf(pkcs11js.PKCS11.prototype) as pkcs11js.PKCS11;
 const logins = vi.spyOn(nativeProto, 'C_Login');
 
-const realClock = { now: () => Date.now() };
-const manualClock = () => {
-  let t = Date.now();
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-};
+const realClock = systemClock;
+const manualClock = () => new FakeClock(Date.now());
 
 describe('pkcs11 adapter recovery on SoftHSM2', () => {
   let fx: SoftHsmFixture;
   const log = recordingLogger();
   // Closed after each test even when it fails, so one failure does not cascade into the next.
   const opened: Pkcs11KeyWrapper[] = [];
-  const openWrapper = async (clock: { now(): number }) => {
+  const openWrapper = async (clock: Clock) => {
     const w = await Pkcs11KeyWrapper.open(fx.options(), log, clock);
     opened.push(w);
     return w;

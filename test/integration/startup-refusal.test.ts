@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runKleidi, startKleidi, tempDir } from '../support/kleidi-process.js';
@@ -48,7 +49,7 @@ describe('refuses to start, naming the problem, and never touches key material',
     writeFileSync(blocker, 'x');
     const r = serve(join(blocker, 'state'));
     expect(await r.exited).toBe(1);
-    expect(r.output()).toMatch(/cannot (write the keyring|lock the keyring).*not-a-dir/);
+    expect(r.output()).toMatch(/cannot (write the keyring|lock the keyring|read the keyring directory).*not-a-dir/);
   });
 
   it('a socket path that is a regular file', async () => {
@@ -75,5 +76,59 @@ describe('refuses to start, naming the problem, and never touches key material',
     const r = serve(join(tmp.dir, 'state'), ['--backend', 'in-memory']);
     expect(await r.exited).toBe(2);
     expect(r.output()).toContain('acknowledgeDataLoss');
+  });
+
+  /**
+   * A refused start must leave no trace: these refusals used to come after
+   * the backend had opened, so a first start created keyring.json and its
+   * marker and then exited 1, leaving a new keyring an operator never asked
+   * for (and, with the marker, a state directory that "had" one).
+   */
+  describe('checks the socket, its group and the HTTP address before any backend state', () => {
+    const untouched = (stateDir: string) => {
+      expect(existsSync(join(stateDir, 'keyring.json')), 'keyring.json').toBe(false);
+      expect(existsSync(join(stateDir, '.keyring-created')), 'marker').toBe(false);
+    };
+
+    it('a socket group that does not exist', async () => {
+      const stateDir = join(tmp.dir, 'state');
+      const r = serve(stateDir, ['--socket-group', 'no-such-group-kleidi']);
+      expect(await r.exited).toBe(1);
+      expect(r.output()).toContain('group "no-such-group-kleidi" does not exist');
+      untouched(stateDir);
+    });
+
+    it('an HTTP address that is taken', async () => {
+      const blocker: Server = createServer();
+      await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+      try {
+        const port = (blocker.address() as { port: number }).port;
+        const stateDir = join(tmp.dir, 'state');
+        const r = serve(stateDir, ['--http-address', `127.0.0.1:${port}`]);
+        expect(await r.exited).toBe(1);
+        expect(r.output()).toContain('EADDRINUSE');
+        untouched(stateDir);
+      } finally {
+        blocker.close();
+      }
+    });
+
+    it('a socket path longer than a Unix socket address holds', async () => {
+      const stateDir = join(tmp.dir, 'state');
+      const r = runKleidi(['serve', '--socket', join(tmp.dir, `${'s'.repeat(120)}.sock`), '--state-dir', stateDir]);
+      expect(await r.exited).toBe(1);
+      expect(r.output()).toMatch(/socket path .* is longer than/);
+      untouched(stateDir);
+    });
+
+    it('a socket directory kleidi cannot create', async () => {
+      const blocker = join(tmp.dir, 'not-a-dir');
+      writeFileSync(blocker, 'x');
+      const stateDir = join(tmp.dir, 'state');
+      const r = runKleidi(['serve', '--socket', join(blocker, 'kms.sock'), '--state-dir', stateDir]);
+      expect(await r.exited).toBe(1);
+      expect(r.output()).toContain('not-a-dir');
+      untouched(stateDir);
+    });
   });
 });

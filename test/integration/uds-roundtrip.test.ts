@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateAnnotations } from '../../src/domain/model/annotations.js';
+import { validateAnnotations } from '#src/domain/model/annotations.js';
 import { aDataKey } from '../support/builders.js';
 import { KmsTestClient } from '../support/grpc-client.js';
 import { startKleidi, tempDir, type KleidiProcess } from '../support/kleidi-process.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCalls } from './support/analysis.js';
 import { record, rounds, SOAK_SHARE_MS, sleep } from './support/env.js';
 import { broken, restartAndVerify, runFault, sigkillFault, type BackendRun } from './support/faults.js';
-import { HealthWatch, isOutage } from './support/health.js';
+import { describe as describeSample, HealthWatch, isOutage, type TimedSample } from './support/health.js';
 import { KeyringWatch, readKeyringState, registerKeyringSecrets, type KeyringState } from './support/keyring-watch.js';
 import { KleidiNode, runCli, statusOnce } from './support/kleidi.js';
 import { Load, verifyJournals } from './support/load.js';
@@ -112,6 +112,7 @@ describe('reliability: local backend', () => {
       run.journals.push(load.journal);
       const calls = analyzeCalls(load.calls(), { from: t0, to: t0, allowed: [] });
       const verify = await verifyJournals(node.spec.socket, run.journals);
+      const health = healthDuring(run.health.between(t0, Date.now()));
       const successes = races.reduce((n, x) => n + x.exits.filter((c) => c === 0).length, 0);
       const rotations = races.reduce((n, x) => n + x.racers, 0);
       const invariants = {
@@ -125,7 +126,7 @@ describe('reliability: local backend', () => {
         'no failed call during the races': calls.window.failed + calls.outside.failed === 0,
         'no lost Encrypt (all journals decrypt)': verify.lost === 0,
         'no wrong Decrypt': verify.wrong === 0 && calls.wrong === 0,
-        'health stayed ok': run.health.between(t0, Date.now()).every((s) => !isOutage(s)),
+        'health stayed ok': health.outages.length === 0,
       };
       record({
         kind: 'rotate-race',
@@ -136,11 +137,12 @@ describe('reliability: local backend', () => {
         rotations,
         successes,
         finalVersions: final.versions.length,
+        health,
         calls,
         verify,
         invariants,
       });
-      expect(broken({ invariants }), JSON.stringify({ races, verify }, null, 1)).toEqual([]);
+      expect(broken({ invariants }), JSON.stringify({ races, verify, health }, null, 1)).toEqual([]);
     }
   });
 
@@ -211,7 +213,10 @@ describe('reliability: local backend', () => {
       await failedRotation(
         'rotate, state directory read-only',
         round,
-        async () => (await ns.remount(stateDir(), 'ro'), 'tmpfs remounted read-only (EROFS)'),
+        async () => {
+          await ns.remount(stateDir(), 'ro');
+          return 'tmpfs remounted read-only (EROFS)';
+        },
         () => ns.remount(stateDir(), 'rw'),
         /EROFS|read-only/i,
       );
@@ -248,6 +253,22 @@ describe('reliability: local backend', () => {
     expect(broken({ invariants }), JSON.stringify(verify)).toEqual([]);
   });
 });
+
+/** What Status said during a test: the answers that were not "ok", and how long the slowest took. */
+function healthDuring(samples: readonly TimedSample[]): {
+  samples: number;
+  maxStatusMs: number;
+  outages: { t: string; ms: number; report: string }[];
+} {
+  return {
+    samples: samples.length,
+    maxStatusMs: Math.max(0, ...samples.map((x) => x.ms)),
+    outages: samples
+      .filter(isOutage)
+      .slice(0, 5)
+      .map((x) => ({ t: new Date(x.t).toISOString(), ms: x.ms, report: describeSample(x) })),
+  };
+}
 
 /** Polls Status until it reports `keyId`. */
 async function waitForKeyId(socket: string, keyId: string, timeoutMs: number): Promise<boolean> {

@@ -2,11 +2,10 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendByName } from '../../src/composition/backends/index.js';
 import { minimalPolicy, setUpAppRole, writePolicy } from '../support/vault-auth.fixture.js';
 import { startFileVault, type FileVault } from '../support/vault-file-server.fixture.js';
 import { secretFile, setUpTransit } from '../support/vault-server.fixture.js';
-import { LOGS, record, registerSecret, rounds, SOAK_SHARE_MS, sleep } from './support/env.js';
+import { LOGS, registerSecret, rounds, SOAK_SHARE_MS, sleep } from './support/env.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import {
   broken,
@@ -31,19 +30,7 @@ import { KleidiNode, runCli } from './support/kleidi.js';
  * - `approle`: AppRole with 8 s tokens (kleidi must renew or log in again by itself);
  * - `expiring`: a static token with a 15 s explicit max TTL (it expires under load).
  */
-// RELIABILITY_FORCE_VAULT=1 runs this file against a build that registers vault before the source does.
-const registered = backendByName('vault') !== undefined || process.env.RELIABILITY_FORCE_VAULT === '1';
-if (!registered) {
-  record({
-    kind: 'pending',
-    backend: 'vault',
-    name: 'vault faults',
-    reason:
-      'the vault backend is not registered in src/composition/backends/index.ts yet, so `kleidi serve --backend vault` is refused; this file runs as soon as it is',
-  });
-}
-
-describe.skipIf(!registered)('reliability: vault backend (Vault, file storage)', () => {
+describe('reliability: vault backend (Vault, file storage)', () => {
   let dir: string;
   let vault: FileVault;
   let proxy: FaultProxy;
@@ -191,7 +178,7 @@ describe.skipIf(!registered)('reliability: vault backend (Vault, file storage)',
         allowed: ['FailedPrecondition'],
         note:
           'Vault answers 403 for a revoked token and kleidi cannot get another one by itself: backend-misconfigured → ' +
-          'FAILED_PRECONDITION (conventions §9), and Status returns that error so the apiserver stops writing (kubernetes#138950)',
+          'FAILED_PRECONDITION (docs/architecture.md), and Status returns that error so the apiserver stops writing (kubernetes#138950)',
         inject: async () => {
           await vault.api('POST', 'auth/token/revoke', { token: (await readFile(tokenFile, 'utf8')).trim() });
         },

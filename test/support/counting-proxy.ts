@@ -13,11 +13,27 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+/** An answer the proxy gives itself instead of forwarding (e.g. a redirect). */
+export interface OwnAnswer {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+}
+
+/** `answer` may answer a request itself (by method and URL path); others are forwarded to `target`. */
+export async function startCountingProxy(
+  target: string,
+  answer: (method: string, url: string) => OwnAnswer | undefined = () => undefined,
+): Promise<CountingProxy> {
   const seen: string[] = [];
   const to = new URL(target);
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    const own = answer(req.method ?? '', req.url ?? '');
+    if (own) {
+      req.resume();
+      res.writeHead(own.status, own.headers).end();
+      return;
+    }
     const upstream = request(
       { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {

@@ -10,7 +10,7 @@ import {
   type DecryptResponse,
   type EncryptResponse,
   type StatusResponse,
-} from '../../src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
+} from '#src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
 
 type DecryptInit = { ciphertext: Uint8Array; keyId: string; annotations: Record<string, Uint8Array>; uid?: string };
 

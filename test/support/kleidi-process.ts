@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KmsTestClient } from './grpc-client.js';
 
-export const KLEIDI_MAIN = resolve(import.meta.dirname, '../../dist/main.js');
+const KLEIDI_MAIN = resolve(import.meta.dirname, '../../dist/main.js');
 const NODE = process.execPath;
 
 export interface KleidiProcess {

@@ -4,7 +4,7 @@ import {
   HealthCheckRequestSchema,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus,
-} from '../../src/adapters/inbound/grpc/gen/grpc/health/v1/health_pb.js';
+} from '#src/adapters/inbound/grpc/gen/grpc/health/v1/health_pb.js';
 
 export const ServingStatus = HealthCheckResponse_ServingStatus;
 
@@ -50,9 +50,14 @@ export function healthCheck(
   service = '',
   deadlineMs = 3_000,
 ): Promise<HealthCheckResponse_ServingStatus> {
-  const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure());
   const body = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service }));
-  return new Promise<HealthCheckResponse_ServingStatus>((resolve, reject) => {
+  return healthCheckBytes(socketPath, body, deadlineMs).then((b) => fromBinary(HealthCheckResponseSchema, b).status);
+}
+
+/** Sends `body` as-is to grpc.health.v1.Health/Check; rejects with the gRPC error. */
+export function healthCheckBytes(socketPath: string, body: Uint8Array, deadlineMs = 3_000): Promise<Buffer> {
+  const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure());
+  return new Promise<Buffer>((resolve, reject) => {
     client.makeUnaryRequest(
       '/grpc.health.v1.Health/Check',
       (b: Uint8Array) => Buffer.from(b),
@@ -60,15 +65,20 @@ export function healthCheck(
       body,
       new grpc.Metadata(),
       { deadline: Date.now() + deadlineMs },
-      (err, res) => (err ? reject(err) : resolve(fromBinary(HealthCheckResponseSchema, res ?? Buffer.alloc(0)).status)),
+      (err, res) => (err ? reject(err) : resolve(res ?? Buffer.alloc(0))),
     );
   }).finally(() => client.close());
 }
 
 /** The first message of grpc.health.v1.Health/Watch. */
 export function healthWatchFirst(socketPath: string, service = ''): Promise<HealthCheckResponse_ServingStatus> {
-  const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure());
   const body = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service }));
+  return healthWatchBytes(socketPath, body).then((b) => fromBinary(HealthCheckResponseSchema, b).status);
+}
+
+/** Sends `body` as-is to grpc.health.v1.Health/Watch; the first message, or the gRPC error. */
+export function healthWatchBytes(socketPath: string, body: Uint8Array): Promise<Buffer> {
+  const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure());
   const call = client.makeServerStreamRequest(
     '/grpc.health.v1.Health/Watch',
     (b: Uint8Array) => Buffer.from(b),
@@ -77,8 +87,8 @@ export function healthWatchFirst(socketPath: string, service = ''): Promise<Heal
     new grpc.Metadata(),
     { deadline: Date.now() + 5_000 },
   );
-  return new Promise<HealthCheckResponse_ServingStatus>((resolve, reject) => {
-    call.once('data', (b: Buffer) => resolve(fromBinary(HealthCheckResponseSchema, b).status));
+  return new Promise<Buffer>((resolve, reject) => {
+    call.once('data', resolve);
     call.once('error', reject);
   }).finally(() => {
     call.cancel();

@@ -1,10 +1,11 @@
 import { createInterface } from 'node:readline';
-import { Pkcs11KeyWrapper } from '../../src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
-import type { Pkcs11Options } from '../../src/adapters/outbound/pkcs11/pkcs11.options.js';
-import { decodeEnvelope, encodeEnvelope } from '../../src/domain/model/envelope.js';
-import { KmsError } from '../../src/domain/model/errors.js';
-import type { KeyVersion } from '../../src/domain/model/key-version.js';
-import type { Logger } from '../../src/ports/outbound/logger.port.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import { Pkcs11KeyWrapper } from '#src/adapters/outbound/pkcs11/pkcs11.key-wrapper.js';
+import type { Pkcs11Options } from '#src/adapters/outbound/pkcs11/pkcs11.options.js';
+import { decodeEnvelope, encodeEnvelope } from '#src/domain/model/envelope.js';
+import { KmsError } from '#src/domain/model/errors.js';
+import type { KeyVersion } from '#src/domain/model/key-version.js';
+import type { Logger } from '#src/ports/outbound/logger.port.js';
 
 /**
  * One "control-plane node" for the multi-node test: a separate process with
@@ -18,7 +19,7 @@ type Request =
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const options = JSON.parse(process.env.KLEIDI_TEST_PKCS11_OPTIONS ?? '{}') as Pkcs11Options;
-const wrapper = await Pkcs11KeyWrapper.open(options, quiet, { now: () => Date.now() });
+const wrapper = await Pkcs11KeyWrapper.open(options, quiet, systemClock);
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 const signal = () => AbortSignal.timeout(10_000);
 

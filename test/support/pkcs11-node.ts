@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Pkcs11Options } from '../../src/adapters/outbound/pkcs11/pkcs11.options.js';
-import type { KeyVersion } from '../../src/domain/model/key-version.js';
+import type { Pkcs11Options } from '#src/adapters/outbound/pkcs11/pkcs11.options.js';
+import type { KeyVersion } from '#src/domain/model/key-version.js';
 import type { SoftHsmFixture } from './softhsm.fixture.js';
 
 /** A kleidi PKCS#11 wrapper running in its own process, as on another control-plane node. */

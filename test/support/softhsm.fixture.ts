@@ -4,9 +4,9 @@ import { chmod, cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Module, SessionFlag, UserType, type Session } from 'graphene-pk11';
+import { KeyType, Module, ObjectClass, SessionFlag, UserType, type Session } from 'graphene-pk11';
 import pkcs11js from 'pkcs11js';
-import type { Pkcs11Options } from '../../src/adapters/outbound/pkcs11/pkcs11.options.js';
+import type { Pkcs11Options } from '#src/adapters/outbound/pkcs11/pkcs11.options.js';
 
 const run = promisify(execFile);
 
@@ -143,4 +143,25 @@ async function layout(dir: string, label: string, pin: string): Promise<SoftHsmF
     },
   };
   return fx;
+}
+
+/**
+ * Imports an AES-256 key as kleidi's version `version` with C_CreateObject, as
+ * an operator following docs/backends/pkcs11.md would: its value existed
+ * outside the token (so the token reports it never always-sensitive).
+ */
+export function importAesKey(s: Session, version: number, value: Buffer): void {
+  s.create({
+    class: ObjectClass.SECRET_KEY,
+    keyType: KeyType.AES,
+    token: true,
+    private: true,
+    sensitive: true,
+    extractable: false,
+    encrypt: true,
+    decrypt: true,
+    label: 'kleidi-kek',
+    id: Buffer.from(`v${version}`),
+    value,
+  });
 }

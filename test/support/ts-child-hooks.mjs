@@ -7,7 +7,7 @@ registerHooks({
     try {
       return nextResolve(specifier, context);
     } catch (err) {
-      if (specifier.startsWith('.') && specifier.endsWith('.js')) {
+      if ((specifier.startsWith('.') || specifier.startsWith('#src/')) && specifier.endsWith('.js')) {
         return nextResolve(`${specifier.slice(0, -3)}.ts`, context);
       }
       throw err;

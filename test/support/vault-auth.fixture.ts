@@ -107,6 +107,19 @@ export async function clientCertificate(
   dir: string,
   cn = 'kleidi',
 ): Promise<{ certFile: string; keyFile: string; pem: string }> {
+  const { certFile, keyFile } = selfSignedCertificate(dir, cn, 'extendedKeyUsage=clientAuth');
+  return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
+}
+
+/**
+ * A self-signed EC certificate for `cn` with one extension (openssl CLI); it
+ * is its own CA. The key file is 0600.
+ */
+export function selfSignedCertificate(
+  dir: string,
+  cn: string,
+  extension: string,
+): { certFile: string; keyFile: string } {
   const certFile = join(dir, `${cn}-cert.pem`);
   const keyFile = join(dir, `${cn}-key.pem`);
   try {
@@ -129,15 +142,13 @@ export async function clientCertificate(
         '-subj',
         `/CN=${cn}`,
         '-addext',
-        'extendedKeyUsage=clientAuth',
+        extension,
       ],
       { stdio: 'pipe' },
     );
     chmodSync(keyFile, 0o600);
   } catch (err) {
-    throw new Error(
-      `creating a client certificate needs the openssl CLI (Debian: apt-get install openssl): ${String(err)}`,
-    );
+    throw new Error(`creating a certificate needs the openssl CLI (Debian: apt-get install openssl): ${String(err)}`);
   }
-  return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
+  return { certFile, keyFile };
 }

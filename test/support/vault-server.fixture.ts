@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
  * Every server listens on 127.0.0.1 only, and is killed when the test process
  * exits even if a suite forgets to stop it.
  */
-export const VAULT_BINARY = resolve(process.env.KLEIDI_VAULT_SERVER_CACHE ?? '.cache/vault-server', 'vault');
+const VAULT_BINARY = resolve(process.env.KLEIDI_VAULT_SERVER_CACHE ?? '.cache/vault-server', 'vault');
 
 /** Fails (never skips) when the server binary was not built. */
 export function requireVaultBinary(): string {
@@ -48,7 +48,9 @@ export interface VaultServer {
 }
 
 const running = new Set<ChildProcess>();
-process.once('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+process.once('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes is accepted). */
 export async function freePort(): Promise<number> {
@@ -65,6 +67,25 @@ export async function freePort(): Promise<number> {
  * 127.0.0.1, localhost and DEV_TLS_NAME into the server's directory.
  */
 export async function startDevVault(opts: { tls?: boolean } = {}): Promise<VaultServer> {
+  return onAFreePort(() => startDevVaultOnce(opts));
+}
+
+/**
+ * Retries a server start that lost its port: freePort() only finds a port
+ * free now, and a parallel test file's server may bind it first (then ours
+ * exits, and waitHealthy, which checks who listens, says so).
+ */
+export async function onAFreePort<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function startDevVaultOnce(opts: { tls?: boolean }): Promise<VaultServer> {
   const bin = requireVaultBinary();
   const dir = await mkdtemp(join(tmpdir(), 'kleidi-vault-dev-'));
   const port = await freePort();
@@ -80,7 +101,12 @@ export async function startDevVault(opts: { tls?: boolean } = {}): Promise<Vault
   const tls = opts.tls ? { caFile: join(dir, 'vault-ca.pem') } : undefined;
   const proc = launch(bin, args, dir);
   const server = serverAt(address, 'root', dir, tls, proc);
-  await waitHealthy(server, proc);
+  try {
+    await waitHealthy(server, proc);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   return server;
 }
 
@@ -135,7 +161,9 @@ export async function waitHealthy(server: VaultServer, proc: ChildProcess, seale
     // A dev TLS server writes its CA file at startup; until then there is nothing to trust.
     const caReady = !server.tls || existsSync(server.tls.caFile);
     const status = caReady ? await vaultStatus(server.address, server.tls).catch(() => 0) : 0;
-    if (status === 200 || (sealedOk && (status === 501 || status === 503))) return;
+    // Only our process counts: another test's dev server may answer on a port we lost to it.
+    const answered = status === 200 || (sealedOk && (status === 501 || status === 503));
+    if (answered && listensOn(proc.pid, Number(new URL(server.address).port))) return;
     if (Date.now() > until) throw new Error(`Vault did not become ready; see ${join(server.dir, 'server.log')}`);
     await new Promise((ok) => setTimeout(ok, 100));
   }
@@ -209,4 +237,27 @@ export async function secretFile(dir: string, name: string, content: string, mod
   const path = join(dir, name);
   await writeFile(path, content, { mode });
   return path;
+}
+
+/** Whether process `pid` holds the listening TCP socket on `port` (Linux: /proc/net/tcp* inodes against /proc/<pid>/fd). */
+function listensOn(pid: number | undefined, port: number): boolean {
+  if (pid === undefined) return false;
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const rows = existsSync(table) ? readFileSync(table, 'utf8').split('\n').slice(1) : [];
+    for (const row of rows) {
+      const cols = row.trim().split(/\s+/);
+      // Columns: sl, local_address, rem_address, st (0A = LISTEN), …, inode (proc(5)).
+      if (cols[1]?.endsWith(hex) && cols[3] === '0A' && cols[9]) inodes.add(cols[9]);
+    }
+  }
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: 'utf8' });
+      return inodes.has(/^socket:\[(\d+)\]$/.exec(target)?.[1] ?? '');
+    });
+  } catch {
+    return false; // exited meanwhile: waitHealthy says so
+  }
 }

@@ -1,12 +1,13 @@
-import type { VaultAuthSettings } from '../../src/adapters/outbound/vault-transit/vault-transit.auth.js';
-import type { VaultTlsSettings } from '../../src/adapters/outbound/vault-transit/vault-transit.agent.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import type { VaultAuthSettings } from '#src/adapters/outbound/vault-transit/vault-transit.auth.js';
+import type { VaultTlsSettings } from '#src/adapters/outbound/vault-transit/vault-transit.agent.js';
 import {
   openVaultTransitAdmin,
   openVaultTransitWrapper,
   type VaultTransitSettings,
-} from '../../src/adapters/outbound/vault-transit/vault-transit.open.js';
-import type { Clock } from '../../src/ports/outbound/clock.port.js';
-import type { Logger } from '../../src/ports/outbound/logger.port.js';
+} from '#src/adapters/outbound/vault-transit/vault-transit.open.js';
+import type { Clock } from '#src/ports/outbound/clock.port.js';
+import type { Logger } from '#src/ports/outbound/logger.port.js';
 import { recordingLogger } from './builders.js';
 
 export interface TestSettings {
@@ -24,7 +25,7 @@ export interface TestSettings {
 }
 
 /** Adapter settings as the composition would build them, with test-friendly defaults. */
-export function vaultSettings(s: TestSettings): VaultTransitSettings {
+function vaultSettings(s: TestSettings): VaultTransitSettings {
   return {
     mount: s.mount ?? 'transit',
     key: s.key ?? 'kleidi',
@@ -40,8 +41,6 @@ export function vaultSettings(s: TestSettings): VaultTransitSettings {
     renewal: { renewFraction: 2 / 3, minBackoffMs: s.minBackoffMs ?? 1_000, maxBackoffMs: s.maxBackoffMs ?? 60_000 },
   };
 }
-
-const systemClock: Clock = { now: () => Date.now() };
 
 export function openWrapper(s: TestSettings, log: Logger = recordingLogger(), clock: Clock = systemClock) {
   return openVaultTransitWrapper(vaultSettings(s), { clock, log });

@@ -21,8 +21,22 @@ const InMemorySchema = z.strictObject({
 
 export const inMemoryBackend = defineBackend({
   name: 'in-memory',
+  summary: 'process memory, lost when kleidi exits: tests and demos only',
   section: 'inMemory',
   schema: InMemorySchema,
+  adapter: 'in-memory',
+  libraries: [],
+  doctor() {
+    return Promise.resolve([
+      {
+        id: 'backend.config',
+        status: 'fail',
+        detail:
+          'the in-memory backend keeps keys only inside the serving process: every object it encrypted is lost when kleidi exits',
+        fix: 'choose a durable backend (local, pkcs11, vault or aws) on a control-plane node',
+      },
+    ]);
+  },
   openWrapper(_cfg, ctx) {
     ctx.logger.warn({}, 'in-memory backend: keys are lost when this process exits');
     return Promise.resolve(new InMemoryKeyWrapper());

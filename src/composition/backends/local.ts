@@ -32,11 +32,40 @@ const keyringPath = (cfg: z.output<typeof LocalSchema>, ctx: BackendContext) =>
  */
 export const localBackend = defineBackend({
   name: 'local',
+  summary: 'a keyring file in the state directory, no external service',
   section: 'local',
   schema: LocalSchema,
+  adapter: 'local',
+  libraries: [],
+  docs: 'docs/backends/local.md',
+  testing: {
+    harness: 'test/backends/local.harness.ts',
+    contract: 'test/contract/local.contract.test.ts',
+    campaign: 'test/reliability/10-local.campaign.ts',
+  },
+  // Its trust (mode, owner, format) is proven by doctor's KeyAdmin list, which reads it with these checks.
+  async doctor(cfg, ctx) {
+    const path = keyringPath(cfg, ctx);
+    if (await keyringExists(path))
+      return [{ id: 'backend.config', status: 'pass', detail: `keyring file ${path} exists` }];
+    const hadOne = await hasMarker(path).catch(() => false);
+    return [
+      {
+        id: 'backend.config',
+        status: 'fail',
+        detail: hadOne
+          ? `keyring file ${path} is missing, but this state directory had one (${markerPath(path)})`
+          : `no keyring file at ${path}`,
+        fix: hadOne
+          ? `restore ${path} from backup (mode 0600, owned by kleidi's user)`
+          : `copy the cluster's keyring.json there (mode 0600), or on the first node run \`kleidi init --state-dir ${ctx.stateDir}\``,
+      },
+    ];
+  },
   async openWrapper(cfg, ctx) {
     const path = keyringPath(cfg, ctx);
-    const admin = new LocalKeyAdmin(path, ctx.logger);
+    // The first start creates the keyring as the service: for the user kleidi runs as.
+    const admin = new LocalKeyAdmin(path, ctx.logger, { actor: 'service' });
     if (!(await keyringExists(path)) && (await hasMarker(path))) {
       throw new BackendMisconfiguredError(
         `keyring file ${path} is missing but this state directory had one (${markerPath(path)}); ` +

@@ -4,10 +4,12 @@ import {
   type Pkcs11Options,
   type TokenSelector,
 } from '../../adapters/outbound/pkcs11/pkcs11.options.js';
-import { defineBackend, type BackendContext } from './backend.js';
+import { flag } from '../config/duration.js';
+import { type BackendCheck, defineBackend, type BackendContext } from './backend.js';
+import { fileCheck } from './file-checks.js';
 
 /** SECURITY: the PIN is never a config field (config may come from argv); only a file path or this env var. */
-export const PKCS11_PIN_ENV = 'KLEIDI_PKCS11_PIN';
+const PKCS11_PIN_ENV = 'KLEIDI_PKCS11_PIN';
 
 const positiveInt = () => z.coerce.number().int().positive();
 
@@ -54,6 +56,14 @@ export const Pkcs11ConfigSchema = z
     keyVersion: positiveInt()
       .optional()
       .meta({ description: 'Wrap with this key version instead of the highest; for staged multi-node rotation.' }),
+    allowExtractableKeysInsecure: flag.default(false).meta({
+      description:
+        'SECURITY RISK: use keys whose value can leave the token (CKA_SENSITIVE false or CKA_EXTRACTABLE true); implies allowPreviouslyExposedKeys.',
+    }),
+    allowPreviouslyExposedKeys: flag.default(false).meta({
+      description:
+        'Use keys that once could leave the token (CKA_ALWAYS_SENSITIVE or CKA_NEVER_EXTRACTABLE false), e.g. imported ones.',
+    }),
     sessionPoolSize: positiveInt()
       .max(64)
       .default(PKCS11_DEFAULTS.sessionPoolSize)
@@ -100,6 +110,8 @@ export function pkcs11Options(c: Pkcs11Config, env: BackendContext['env']): Pkcs
     pin: { ...(c.pinFile !== undefined ? { file: c.pinFile } : {}), ...(envPin !== undefined ? { env: envPin } : {}) },
     keyLabel: c.keyLabel,
     ...(c.keyVersion !== undefined ? { keyVersion: c.keyVersion } : {}),
+    allowExtractableKeysInsecure: c.allowExtractableKeysInsecure,
+    allowPreviouslyExposedKeys: c.allowPreviouslyExposedKeys,
     sessionPoolSize: c.sessionPoolSize,
     callTimeoutMs: c.callTimeoutMs,
     reconnectMinMs: c.reconnectMinMs,
@@ -110,17 +122,50 @@ export function pkcs11Options(c: Pkcs11Config, env: BackendContext['env']): Pkcs
 /** The `pkcs11` backend: KEKs in a PKCS#11 token (SoftHSM2 or an HSM). */
 export const pkcs11Backend = defineBackend({
   name: 'pkcs11',
+  summary: 'a PKCS#11 token: a hardware security module or SoftHSM2',
   section: 'pkcs11',
   schema: Pkcs11ConfigSchema,
   secretEnv: [PKCS11_PIN_ENV],
+  adapter: 'pkcs11',
+  libraries: ['graphene-pk11', 'pkcs11js'],
+  docs: 'docs/backends/pkcs11.md',
+  testing: {
+    harness: 'test/backends/pkcs11.harness.ts',
+    contract: 'test/contract/pkcs11.contract.test.ts',
+    campaign: 'test/reliability/20-pkcs11.campaign.ts',
+  },
+  doctor: (c, ctx) => pkcs11Doctor(c, ctx.env),
   // The adapter (graphene-pk11, pkcs11js) is imported only when this backend is used, so the
   // other backends do not load it on every start (docs/benchmarks.md, start to ready).
+  // ctx.logger already carries `backend` (bound once, by the container).
   openWrapper: async (c, ctx) => {
     const { Pkcs11KeyWrapper } = await import('../../adapters/outbound/pkcs11/pkcs11.key-wrapper.js');
-    return Pkcs11KeyWrapper.open(pkcs11Options(c, ctx.env), ctx.logger.child({ backend: 'pkcs11' }), ctx.clock);
+    return Pkcs11KeyWrapper.open(pkcs11Options(c, ctx.env), ctx.logger, ctx.clock);
   },
   openAdmin: async (c, ctx) => {
     const { Pkcs11KeyAdmin } = await import('../../adapters/outbound/pkcs11/pkcs11.key-admin.js');
-    return Pkcs11KeyAdmin.open(pkcs11Options(c, ctx.env), ctx.logger.child({ backend: 'pkcs11' }), ctx.clock);
+    return Pkcs11KeyAdmin.open(pkcs11Options(c, ctx.env), ctx.logger, ctx.clock);
   },
 });
+
+/** `kleidi doctor`: the module is readable and a PIN source is given; listing the keys then proves token, PIN and key. */
+async function pkcs11Doctor(c: Pkcs11Config, env: BackendContext['env']): Promise<BackendCheck[]> {
+  const checks = [
+    await fileCheck('backend.config', 'PKCS#11 module', c.module, 'install the module or fix pkcs11.module'),
+  ];
+  if (c.pinFile !== undefined) {
+    checks.push(
+      await fileCheck('backend.credentials', 'PIN file', c.pinFile, `put the user PIN in ${c.pinFile} (mode 0600)`),
+    );
+  } else if (env[PKCS11_PIN_ENV] === undefined) {
+    checks.push({
+      id: 'backend.credentials',
+      status: 'fail',
+      detail: `no PIN: neither pkcs11.pinFile nor ${PKCS11_PIN_ENV} is set`,
+      fix: 'set pkcs11.pinFile (KLEIDI_PKCS11_PIN_FILE) to a 0600 file holding the user PIN',
+    });
+  } else {
+    checks.push({ id: 'backend.credentials', status: 'pass', detail: `PIN given in ${PKCS11_PIN_ENV}` });
+  }
+  return checks;
+}

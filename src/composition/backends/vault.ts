@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { VaultAuthSettings } from '../../adapters/outbound/vault-transit/vault-transit.auth.js';
 import type { VaultTransitSettings } from '../../adapters/outbound/vault-transit/vault-transit.open.js';
-import { defineBackend, type BackendContext } from './backend.js';
+import { type BackendCheck, defineBackend, type BackendContext } from './backend.js';
+import { fileCheck } from './file-checks.js';
 
 /** SECURITY: the token is never a config field (config may come from argv); only a file path or this env var. */
 export const VAULT_TOKEN_ENV = 'KLEIDI_VAULT_TOKEN';
@@ -47,18 +48,12 @@ export const VaultConfigSchema = z
         description: `authMethod token: file holding the token, mode 0600 or stricter; or set env ${VAULT_TOKEN_ENV}.`,
       }),
     roleIdFile: path().optional().meta({ description: 'authMethod approle: file holding the role_id.' }),
-    secretIdFile: path()
-      .optional()
-      .meta({
-        description: 'authMethod approle: file holding the secret_id, mode 0600 or stricter; re-read at each login.',
-      }),
-    role: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({
-        description: 'authMethod kubernetes: the Vault role (required); cert: the certificate role name (optional).',
-      }),
+    secretIdFile: path().optional().meta({
+      description: 'authMethod approle: file holding the secret_id, mode 0600 or stricter; re-read at each login.',
+    }),
+    role: z.string().min(1).optional().meta({
+      description: 'authMethod kubernetes: the Vault role (required); cert: the certificate role name (optional).',
+    }),
     jwtFile: path()
       .default('/var/run/secrets/kubernetes.io/serviceaccount/token')
       .meta({ description: 'authMethod kubernetes: service-account token file; re-read at each login.' }),
@@ -74,12 +69,9 @@ export const VaultConfigSchema = z
       .min(1)
       .optional()
       .meta({ description: "Name to verify in Vault's certificate (and send as SNI) instead of the address's host." }),
-    callTimeoutMs: ms()
-      .max(60_000)
-      .default(2_500)
-      .meta({
-        description: "Budget in ms of one Vault call, retries included; keep it below the apiserver's 3 s KMS timeout.",
-      }),
+    callTimeoutMs: ms().max(60_000).default(2_500).meta({
+      description: "Budget in ms of one Vault call, retries included; keep it below the apiserver's 3 s KMS timeout.",
+    }),
     attemptTimeoutMs: ms()
       .max(60_000)
       .default(1_000)
@@ -154,9 +146,19 @@ function authSettings(c: VaultConfig, env: BackendContext['env']): VaultAuthSett
 /** The Vault / OpenBao transit backend (`backend: vault`). */
 export const vaultBackend = defineBackend({
   name: 'vault',
+  summary: 'a transit key in Vault or OpenBao',
   section: 'vault',
   schema: VaultConfigSchema,
   secretEnv: [VAULT_TOKEN_ENV],
+  adapter: 'vault-transit',
+  libraries: ['node-vault'],
+  docs: 'docs/backends/vault.md',
+  testing: {
+    harness: 'test/backends/vault.harness.ts',
+    contract: 'test/contract/vault.contract.test.ts',
+    campaign: 'test/reliability/30-vault.campaign.ts',
+  },
+  doctor: (c, ctx) => vaultDoctor(c, ctx.env),
   // The adapter (node-vault, axios) is imported only when this backend is used, so the other
   // backends do not load it on every start (docs/benchmarks.md, start to ready).
   openWrapper: async (c, ctx) => {
@@ -168,3 +170,59 @@ export const vaultBackend = defineBackend({
     return openVaultTransitAdmin(vaultSettings(c, ctx.env), { clock: ctx.clock, log: ctx.logger });
   },
 });
+
+/**
+ * `kleidi doctor`: the credentials authMethod needs are given and their files readable. Reaching
+ * Vault and reading the transit key is proven afterwards by listing the keys.
+ */
+async function vaultDoctor(c: VaultConfig, env: BackendContext['env']): Promise<BackendCheck[]> {
+  const files: Promise<BackendCheck>[] = [];
+  const need = (what: string, path: string | undefined, setting: string) => {
+    if (path !== undefined)
+      files.push(fileCheck('backend.credentials', what, path, `put the ${what} at ${path} (mode 0600)`));
+    else
+      files.push(
+        Promise.resolve({
+          id: 'backend.credentials',
+          status: 'fail',
+          detail: `no ${what} configured`,
+          fix: `set vault.${setting}`,
+        }),
+      );
+  };
+  switch (c.authMethod) {
+    case 'token':
+      if (c.tokenFile !== undefined) need('Vault token file', c.tokenFile, 'tokenFile');
+      else if (env[VAULT_TOKEN_ENV])
+        files.push(
+          Promise.resolve({
+            id: 'backend.credentials',
+            status: 'pass',
+            detail: `Vault token given in ${VAULT_TOKEN_ENV}`,
+          }),
+        );
+      else
+        files.push(
+          Promise.resolve({
+            id: 'backend.credentials',
+            status: 'fail',
+            detail: 'no Vault token: neither vault.tokenFile nor KLEIDI_VAULT_TOKEN is set',
+            fix: 'set vault.tokenFile (KLEIDI_VAULT_TOKEN_FILE) to a 0600 file holding the token',
+          }),
+        );
+      break;
+    case 'approle':
+      need('AppRole role_id file', c.roleIdFile, 'roleIdFile');
+      need('AppRole secret_id file', c.secretIdFile, 'secretIdFile');
+      break;
+    case 'kubernetes':
+      need('service-account token file', c.jwtFile, 'jwtFile');
+      break;
+    case 'cert':
+      break;
+  }
+  if (c.clientCertFile !== undefined) need('client certificate', c.clientCertFile, 'clientCertFile');
+  if (c.clientKeyFile !== undefined) need('client key', c.clientKeyFile, 'clientKeyFile');
+  if (c.caFile !== undefined) need('CA bundle', c.caFile, 'caFile');
+  return Promise.all(files);
+}

@@ -1,14 +1,5 @@
 import { z } from 'zod';
-
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
-
-/** Parses "500ms", "1s", "2m", "1h" (or a plain number of milliseconds). */
-export function parseDuration(raw: string | number): number | undefined {
-  if (typeof raw === 'number') return Number.isFinite(raw) && raw >= 0 ? raw : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(raw);
-  if (!m) return undefined;
-  return Number(m[1]) * UNIT_MS[(m[2] ?? 'ms') as keyof typeof UNIT_MS];
-}
+import { parseDuration } from '../../domain/model/duration.js';
 
 /** A zod duration in milliseconds, bounded to [min, max]. */
 export function duration(min: number, max: number) {

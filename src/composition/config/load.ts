@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { parseEndpoint } from '../../adapters/inbound/grpc/endpoint.js';
 import { backendByName, backendNames, backends } from '../backends/index.js';
 import { BaseConfigSchema, type Config } from './schema.js';
 
@@ -56,7 +57,7 @@ export function envToRaw(
   return out;
 }
 
-export function readConfigFile(path: string): Raw {
+function readConfigFile(path: string): Raw {
   let doc: unknown;
   try {
     // YAML 1.1 so an unquoted `socketMode: 0640` is octal, as operators mean it (1.2 reads it as decimal 640).
@@ -105,8 +106,44 @@ export function loadConfig(flags: Raw, env: Readonly<Record<string, string | und
     if (section.success) backendConfig = section.data;
     else problems.push(...issues(section.error, def.section, origins));
   }
+  if (parsed.success) problems.push(...abstractSocketProblems(parsed.data, base, origins));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return { ...parsed.data, backendConfig, ignoredEnv };
+}
+
+/**
+ * An abstract socket (`unix:///@name`) has no file, so nothing limits who
+ * connects: every process in the network namespace can call Decrypt. kleidi
+ * serves one only when allowAbstractSocketInsecure says the operator accepts
+ * that, and refuses socketMode/socketGroup with it rather than ignore them.
+ */
+function abstractSocketProblems(
+  cfg: z.output<typeof BaseConfigSchema>,
+  given: Raw,
+  origins: Map<string, string>,
+): string[] {
+  let abstract: boolean;
+  try {
+    abstract = parseEndpoint(cfg.socket).kind === 'abstract';
+  } catch {
+    return []; // a malformed endpoint is reported, with its reason, when serve opens the socket
+  }
+  if (!abstract) return [];
+  const named = (key: string) => (origins.has(key) ? `${key} (${origins.get(key)})` : key);
+  const out: string[] = [];
+  if (!cfg.allowAbstractSocketInsecure) {
+    out.push(
+      `${named('socket')}: ${cfg.socket} is an abstract socket, which has no file and so no mode or group: every process in the network namespace (for a hostNetwork pod, every process on the host) could call Encrypt and Decrypt. Use a socket path, or set allowAbstractSocketInsecure to accept that risk`,
+    );
+  }
+  for (const key of ['socketMode', 'socketGroup']) {
+    if (given[key] !== undefined) {
+      out.push(
+        `${named(key)}: an abstract socket (${cfg.socket}) has no file to apply it to; remove it or use a socket path`,
+      );
+    }
+  }
+  return out;
 }
 
 /** One line per zod issue, naming the environment variable when a setting came from one. */

@@ -1,7 +1,10 @@
 import { InvalidRequestError } from './errors.js';
 import { ANNOTATIONS_MAX_BYTES, utf8Length } from './limits.js';
 
-/** Annotations travel with the object in etcd, in plaintext (kmsv2-contract.md §1). */
+/**
+ * Annotations travel with the object in etcd, in plaintext (EncryptResponse.annotations in
+ * https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/kms/apis/v2/api.proto).
+ */
 export type Annotations = Readonly<Record<string, Uint8Array>>;
 
 // DNS-1123 label: the rule behind k8s.io/apimachinery IsFullyQualifiedDomainName.

@@ -25,7 +25,16 @@ const HEADER_FIXED = 5;
 export const FORMAT_ANNOTATION_KEY = 'version.kleidi.io';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+/**
+ * `ignoreBOM: true` keeps a leading U+FEFF in the decoded key_id instead of
+ * dropping it (https://encoding.spec.whatwg.org/#dom-textdecoder-ignorebom),
+ * and `fatal` refuses invalid UTF-8: together, encoding the decoded key_id
+ * gives back exactly the bytes received. The header a backend authenticates
+ * is rebuilt from the decoded key_id, so with the default (BOM stripped) an
+ * envelope with EF BB BF inserted before the key_id decrypted like the
+ * original.
+ */
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Every call builds the same few byte strings (one format version, a handful

@@ -2,7 +2,8 @@ import { InvalidRequestError } from './errors.js';
 
 /**
  * Limits kube-apiserver enforces on plugin responses
- * (k8s.io/apiserver .../envelope/kmsv2/envelope.go; kmsv2-contract.md §2).
+ * (ValidateEncryptedObject and its constants in
+ * https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/apiserver/pkg/storage/value/encrypt/envelope/kmsv2/envelope.go).
  * A response that breaks one is discarded by the apiserver, so we refuse to
  * produce it in the first place.
  */
@@ -14,7 +15,7 @@ export const ANNOTATIONS_MAX_BYTES = 32 * 1024; // annotationsMaxSize, sum of ke
  * Largest plaintext we accept. The apiserver sends 32-byte seeds; anything
  * bigger than the ciphertext limit can never produce a valid envelope.
  */
-export const PLAINTEXT_MAX_BYTES = CIPHERTEXT_MAX_BYTES;
+const PLAINTEXT_MAX_BYTES = CIPHERTEXT_MAX_BYTES;
 
 const encoder = new TextEncoder();
 

@@ -11,7 +11,9 @@ export function outcomeOf(err: unknown): BackendOutcome {
 
 /**
  * A KeyWrapper decorator that counts and times every backend operation by
- * op and outcome (peers.md §3.9: operators ask for latency per backend op).
+ * op and outcome, as other KMS plugins do (e.g. the aws-encryption-provider's
+ * per-operation latency histogram,
+ * https://github.com/kubernetes-sigs/aws-encryption-provider/blob/master/pkg/plugin/metrics.go).
  * It changes no behaviour: results and errors pass through untouched, so
  * the contract suite holds for the decorated wrapper too. The health probe
  * of KeyStateTracker goes through it as well, so each refresh interval adds
@@ -71,6 +73,10 @@ export function keyStateMetrics(metrics: Metrics, backend: string, next: KeyStat
     onRotation(from, to) {
       metrics.countRotation(backend);
       next.onRotation?.(from, to);
+    },
+    onOverdue(health) {
+      metrics.setBackendHealth(backend, false, health.lastSuccessAt);
+      next.onOverdue?.(health);
     },
   };
 }

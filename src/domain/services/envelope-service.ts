@@ -28,7 +28,9 @@ export class EnvelopeService implements KeyManagement {
 
   async encrypt(cmd: EncryptCommand, signal: AbortSignal): Promise<EncryptOutcome> {
     validatePlaintext(cmd.plaintext);
-    // The version Status reports, so Encrypt's key_id always equals Status's (kmsv2-contract.md §2).
+    // The version Status reports, so Encrypt's key_id always equals Status's: the apiserver discards an
+    // Encrypt answer whose key_id differs (rotateDEKOnKeyIDChange in
+    // https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/apiserver/pkg/server/options/encryptionconfig/config.go).
     const version = this.tracker.writeVersion();
     // Every envelope carries at least its header and the plaintext's length: refuse before the backend call.
     const floor = envelopeHeader(version.keyId, 'opaque').length + cmd.plaintext.length;

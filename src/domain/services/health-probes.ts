@@ -12,9 +12,11 @@ const OK: ProbeResult = { ok: true, reason: 'ok' };
  * - ready = Status would answer healthz "ok": the last background probe
  *   succeeded recently and no error has latched that stops writes.
  *
- * This is the split operators ask for (peers.md §3.5): a backend outage makes
- * kleidi unready, never dead, so the kubelet does not restart a plugin that
- * is only waiting for its backend.
+ * A backend outage makes kleidi unready, never dead, so the kubelet does not
+ * restart a plugin that is only waiting for its backend: restarting cannot fix
+ * the backend, which is also why the Kubernetes docs keep KMS checks out of the
+ * apiserver's liveness (/livez?exclude=kms-providers,
+ * https://kubernetes.io/docs/tasks/administer-cluster/kms-provider/).
  */
 export class KeyStateHealthProbes implements HealthProbes {
   constructor(

@@ -1,7 +1,10 @@
 import type { KmsErrorKind } from '../../domain/model/errors.js';
 import type { KeyId } from '../../domain/model/key-id.js';
 
-/** The three KMSv2 RPCs (kmsv2-contract.md §1). */
+/**
+ * The three KMSv2 RPCs (service KeyManagementService in
+ * https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/kms/apis/v2/api.proto).
+ */
 export type KmsMethod = 'Status' | 'Encrypt' | 'Decrypt';
 
 /** The KeyWrapper operations that reach a backend. */
@@ -10,7 +13,8 @@ export type BackendOp = 'currentVersion' | 'wrap' | 'unwrap';
 /**
  * How a backend operation ended: `ok`, the KmsError kind, or `internal` for
  * anything that is not a KmsError (a bug). A closed set, so it is safe as a
- * metric label; an error *message* never is (conventions.md §8).
+ * metric label; an error *message* never is (unbounded label values:
+ * https://prometheus.io/docs/practices/naming/#labels).
  */
 export type BackendOutcome = 'ok' | KmsErrorKind | 'internal';
 
@@ -41,6 +45,32 @@ export interface Metrics {
    * token. It is read when metrics are collected, so it is always current.
    */
   watchCredentialExpiry(backend: string, read: () => number | undefined): void;
+  /**
+   * Registers a reader for the requests a backend adapter sent to its service
+   * (counts since start), for an adapter that retries requests itself. Read
+   * when metrics are collected, so retries and throttling that a call absorbed
+   * show up although the call itself succeeded.
+   */
+  watchBackendRequests(backend: string, read: () => BackendRequestCounts): void;
+}
+
+/** Requests a backend adapter sent to its service since it started. Monotonic counts. */
+export interface BackendRequestCounts {
+  /** Every request sent, retries included. */
+  readonly attempts: number;
+  /** Requests sent again after a failed attempt. */
+  readonly retries: number;
+  /** Attempts the service refused because of its request rate (throttling), retried or not. */
+  readonly throttled: number;
+}
+
+/**
+ * Optionally implemented by a KeyWrapper whose adapter retries backend
+ * requests itself (AWS KMS): the composition root feeds it to
+ * `watchBackendRequests`.
+ */
+export interface BackendRequestStats {
+  backendRequestCounts(): BackendRequestCounts;
 }
 
 /**

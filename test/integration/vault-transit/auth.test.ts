@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VaultTransitKeyWrapper } from '../../../src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
-import { BackendMisconfiguredError } from '../../../src/domain/model/errors.js';
+import type { VaultTransitKeyWrapper } from '#src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
+import { BackendMisconfiguredError } from '#src/domain/model/errors.js';
 import { aDataKey, aSignal } from '../../support/builders.js';
 import {
   clientCertificate,
@@ -60,15 +60,18 @@ describe('vault auth methods (plain HTTP server)', () => {
     await w.close();
   });
 
-  it('refuses a token file every user can read, naming the fix', async () => {
-    const tokenFile = await secretFile(server.dir, 'open-token', 'root', 0o644);
-    const err = await openWrapper({ address: server.address, auth: { method: 'token', tokenFile } }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(BackendMisconfiguredError);
-    expect((err as Error).message).toContain(`chmod o-rwx ${tokenFile}`);
-    expect((err as Error).message).not.toContain('root');
-  });
+  it.each([0o644, 0o640])(
+    'refuses a token file of mode %o (group or others may read it), naming the fix',
+    async (mode) => {
+      const tokenFile = await secretFile(server.dir, `open-token-${mode}`, 'root', mode);
+      const err = await openWrapper({ address: server.address, auth: { method: 'token', tokenFile } }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BackendMisconfiguredError);
+      expect((err as Error).message).toContain(`chmod 600 ${tokenFile}`);
+      expect((err as Error).message).not.toContain('root');
+    },
+  );
 
   it('AppRole, re-reading the secret_id file at every login', async () => {
     const { roleId, newSecretId } = await setUpAppRole(server, { token_policies: ['kleidi'], token_ttl: '1h' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VAULT_TOKEN_ENV, VaultConfigSchema, vaultBackend } from '../../../src/composition/backends/vault.js';
-import type { BackendContext } from '../../../src/composition/backends/backend.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import { VAULT_TOKEN_ENV, VaultConfigSchema, vaultBackend } from '#src/composition/backends/vault.js';
+import type { BackendContext } from '#src/composition/backends/backend.js';
 import { aDataKey, aSignal, recordingLogger } from '../../support/builders.js';
 import { secretFile, setUpTransit, startDevVault, type VaultServer } from '../../support/vault-server.fixture.js';
 
@@ -9,7 +10,7 @@ describe('vault backend definition against a real server', () => {
   let server: VaultServer;
   const ctx = (env: Record<string, string> = {}): BackendContext => ({
     logger: recordingLogger(),
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     stateDir: '/nonexistent',
     env,
   });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VaultTransitKeyWrapper } from '../../../src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
-import { BackendUnavailableError } from '../../../src/domain/model/errors.js';
-import type { KeyVersion } from '../../../src/domain/model/key-version.js';
-import { KeyStateTracker } from '../../../src/domain/services/key-state-tracker.js';
+import { systemClock } from '#src/adapters/outbound/clock/system.clock.js';
+import type { VaultTransitKeyWrapper } from '#src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
+import { BackendUnavailableError } from '#src/domain/model/errors.js';
+import type { KeyVersion } from '#src/domain/model/key-version.js';
+import { KeyStateTracker } from '#src/domain/services/key-state-tracker.js';
 import { aDataKey, aSignal, recordingLogger } from '../../support/builders.js';
 import { minimalPolicy, setUpAppRole, writePolicy } from '../../support/vault-auth.fixture.js';
 import { startFileVault, type FileVault } from '../../support/vault-file-server.fixture.js';
@@ -44,7 +45,7 @@ describe('vault outage: file-storage server sealed, stopped, restarted', () => {
         secretIdFile: await secretFile(vault.dir, 'sid', await role.newSecretId()),
       },
     });
-    tracker = new KeyStateTracker(w, { now: () => Date.now() }, recordingLogger(), 60_000);
+    tracker = new KeyStateTracker(w, systemClock, recordingLogger(), 60_000);
     expect((await tracker.refresh(aSignal())).healthy).toBe(true);
     v = await w.currentVersion(aSignal());
   }, 120_000);

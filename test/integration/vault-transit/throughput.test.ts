@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VaultTransitKeyWrapper } from '../../../src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
+import type { VaultTransitKeyWrapper } from '#src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
 import { aDataKey, aSignal } from '../../support/builders.js';
 import { secretFile, setUpTransit, startDevVault, type VaultServer } from '../../support/vault-server.fixture.js';
 import { openWrapper } from '../../support/vault-transit.harness.js';

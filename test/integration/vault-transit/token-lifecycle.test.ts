@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VaultTransitKeyWrapper } from '../../../src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
-import { BackendMisconfiguredError } from '../../../src/domain/model/errors.js';
+import type { VaultTransitKeyWrapper } from '#src/adapters/outbound/vault-transit/vault-transit.key-wrapper.js';
+import { BackendMisconfiguredError } from '#src/domain/model/errors.js';
 import { aDataKey, aSignal } from '../../support/builders.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { createToken, minimalPolicy, setUpAppRole, writePolicy } from '../../support/vault-auth.fixture.js';

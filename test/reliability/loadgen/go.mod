@@ -1,4 +1,4 @@
-// The reliability campaign's client (issue 8): kube-apiserver's own KMSv2 client
+// The reliability campaign's client (docs/reliability.md): kube-apiserver's own KMSv2 client
 // code, pinned to the same release as test/conformance (k8s.io/apiserver and
 // k8s.io/kms v0.35.10 = Kubernetes v1.35.10). Keep both modules on one version.
 module github.com/kleidi/kleidi/test/reliability/loadgen

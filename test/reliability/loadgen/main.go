@@ -6,7 +6,9 @@
 //
 //	-mode load    Encrypt a fresh 32-byte seed, Decrypt it, and every -old-every
 //	              iterations Decrypt a random earlier ciphertext, until SIGTERM.
-//	              Every call becomes one CSV line (start, end, op, code); every
+//	              Every call becomes one CSV line (start, end, op, code, deadline
+//	              seen: when this process saw the call's own deadline pass, 0 if
+//	              the call ended first); every
 //	              Encrypt that returned OK is appended to the journal (seed,
 //	              ciphertext, key_id, annotations), so it can be checked later.
 //	-mode verify  Decrypt every journal entry and compare with its seed.
@@ -242,8 +244,8 @@ func runLoad(o options) error {
 		wrong     atomic.Int64
 		journaled atomic.Int64
 	)
-	record := func(op string, t0, t1 time.Time, err error) {
-		code := codeName(err)
+	record := func(op string, c timedCall) {
+		code := codeName(c.err)
 		mu.Lock()
 		if counts[op] == nil {
 			counts[op] = map[string]int{}
@@ -254,7 +256,11 @@ func runLoad(o options) error {
 			wrong.Add(1)
 		}
 		if calls != nil {
-			calls.line(fmt.Appendf(nil, "%d,%d,%s,%s", t0.UnixMilli(), t1.UnixMilli(), op, code))
+			var seen int64
+			if !c.deadlineSeen.IsZero() {
+				seen = c.deadlineSeen.UnixMilli()
+			}
+			calls.line(fmt.Appendf(nil, "%d,%d,%s,%s,%d", c.start.UnixMilli(), c.end.UnixMilli(), op, code, seen))
 		}
 	}
 	var period time.Duration
@@ -287,11 +293,14 @@ func runLoad(o options) error {
 				}
 				n := iter.Add(1)
 				seed := randomSeed()
-				t0 := time.Now()
-				resp, err := svc.Encrypt(ctx, fmt.Sprintf("reliability-%d", n), seed)
-				record("encrypt", t0, time.Now(), err)
-				if err == nil {
-					e := entry{T: t0.UnixMilli(), Seed: hex.EncodeToString(seed), Ciphertext: resp.Ciphertext,
+				var resp *kmsservice.EncryptResponse
+				enc := call(ctx, o.timeout, func(ctx context.Context) (err error) {
+					resp, err = svc.Encrypt(ctx, fmt.Sprintf("reliability-%d", n), seed)
+					return err
+				})
+				record("encrypt", enc)
+				if enc.err == nil {
+					e := entry{T: enc.start.UnixMilli(), Seed: hex.EncodeToString(seed), Ciphertext: resp.Ciphertext,
 						KeyID: resp.KeyID, Annotations: resp.Annotations}
 					b, _ := json.Marshal(e)
 					journal.line(b)
@@ -299,8 +308,7 @@ func runLoad(o options) error {
 					mu.Lock()
 					pool = append(pool, e)
 					mu.Unlock()
-					t0 = time.Now()
-					record("decrypt", t0, time.Now(), decryptCheck(ctx, svc, e))
+					record("decrypt", call(ctx, o.timeout, func(ctx context.Context) error { return decryptCheck(ctx, svc, e) }))
 				}
 				if o.oldEvery > 0 && n%int64(o.oldEvery) == 0 {
 					mu.Lock()
@@ -311,9 +319,7 @@ func runLoad(o options) error {
 					}
 					mu.Unlock()
 					if old != nil {
-						t0 := time.Now()
-						err := decryptCheck(ctx, svc, *old)
-						record("decrypt-old", t0, time.Now(), err)
+						record("decrypt-old", call(ctx, o.timeout, func(ctx context.Context) error { return decryptCheck(ctx, svc, *old) }))
 					}
 				}
 			}
@@ -323,6 +329,39 @@ func runLoad(o options) error {
 	sum := loadSummary{Mode: "load", DurationS: time.Since(start).Seconds(), Iterations: iter.Load(),
 		Codes: counts, Wrong: wrong.Load(), Journaled: journaled.Load()}
 	return json.NewEncoder(os.Stdout).Encode(sum)
+}
+
+// timedCall is one call as this client saw it.
+type timedCall struct {
+	start, end time.Time
+	// deadlineSeen is when this process saw the call's own deadline pass (zero if the call
+	// ended first). On a starved machine the client notices its deadline late, and the call
+	// returns late with it: the campaign must not count that against kleidi.
+	deadlineSeen time.Time
+	err          error
+}
+
+// call runs fn under the caller's own deadline, start + timeout, as kube-apiserver's client
+// sets it (kmsv2.NewGRPCService applies the same timeout inside; this context's deadline comes
+// first by microseconds), and notes when the deadline was seen to pass.
+func call(ctx context.Context, timeout time.Duration, fn func(context.Context) error) timedCall {
+	c := timedCall{start: time.Now()}
+	cctx, cancel := context.WithDeadline(ctx, c.start.Add(timeout))
+	done := make(chan struct{})
+	stop := context.AfterFunc(cctx, func() {
+		c.deadlineSeen = time.Now()
+		close(done)
+	})
+	c.err = fn(cctx)
+	c.end = time.Now()
+	if !stop() { // the deadline fired (or the load is stopping): wait for its timestamp
+		<-done
+	}
+	cancel()
+	if cctx.Err() != context.DeadlineExceeded {
+		c.deadlineSeen = time.Time{} // ended by the load's own stop, not by the deadline
+	}
+	return c
 }
 
 func maxTime(a, b time.Time) time.Time {

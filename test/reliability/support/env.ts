@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /**
@@ -7,7 +8,7 @@ import { join, resolve } from 'node:path';
  */
 export const REPO = resolve(import.meta.dirname, '../../..');
 /** Everything a run produces: logs, journals, call CSVs, results.jsonl. */
-export const OUT = resolve(process.env.RELIABILITY_OUT ?? join(REPO, '.cache/reliability/run'));
+const OUT = resolve(process.env.RELIABILITY_OUT ?? join(REPO, '.cache/reliability/run'));
 export const LOGS = join(OUT, 'logs');
 export const JOURNALS = join(OUT, 'journals');
 export const LOADGEN = resolve(process.env.RELIABILITY_LOADGEN ?? join(OUT, 'loadgen'));
@@ -20,18 +21,11 @@ export const KLEIDI_MAIN = join(resolve(process.env.RELIABILITY_DIST ?? join(REP
 const PINNED_NODE = join(REPO, 'node_modules/.bin/node');
 export const NODE = existsSync(PINNED_NODE) ? realpathSync(PINNED_NODE) : process.execPath;
 /** 0 = the bounded CI run (one round of every fault); otherwise the soak length in ms. */
-export const SOAK_MS = Number(process.env.RELIABILITY_SOAK_MS ?? '0');
+const SOAK_MS = Number(process.env.RELIABILITY_SOAK_MS ?? '0');
 /** Each backend campaign's share of a soak: the soak split between the backends that run. */
 export const SOAK_SHARE_MS = SOAK_MS / Math.max(1, Number(process.env.RELIABILITY_SOAK_BACKENDS ?? '3'));
 /** Number of fuzz requests in the big run (the vitest suite sends a smaller count). */
 export const FUZZ_REQUESTS = Number(process.env.RELIABILITY_FUZZ_REQUESTS ?? '100000');
-/** The apiserver's per-call KMS deadline (EncryptionConfiguration `timeout`, default 3 s). */
-export const DEADLINE_MS = 3_000;
-/**
- * Slack on "fails inside its deadline": the loadgen's own clock starts before
- * the call is queued, and a 2-core machine shared with other work adds scheduling delay.
- */
-export const DEADLINE_SLACK_MS = 500;
 export const HEALTH_DETECT_MAX_MS = 10_000;
 export const HEALTH_RECOVER_MAX_MS = 5_000;
 
@@ -40,20 +34,13 @@ mkdirSync(JOURNALS, { recursive: true });
 
 export type ResultRecord = { kind: string; backend?: string; name?: string } & Record<string, unknown>;
 
-/** Appends one result; scripts/reliability-report.mjs turns results.jsonl into docs/reliability.md. */
+/**
+ * Appends one result; scripts/reliability-report.mjs turns results.jsonl into docs/reliability.md.
+ * The 1-minute load average goes with it: how busy the machine was when the result was measured.
+ */
 export function record(r: ResultRecord): void {
-  appendFileSync(join(OUT, 'results.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), ...r })}\n`);
-}
-
-export function readResults(): ResultRecord[] {
-  try {
-    return readFileSync(join(OUT, 'results.jsonl'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as ResultRecord);
-  } catch {
-    return [];
-  }
+  const entry = { at: new Date().toISOString(), load1: Math.round(loadavg()[0]! * 100) / 100, ...r };
+  appendFileSync(join(OUT, 'results.jsonl'), `${JSON.stringify(entry)}\n`);
 }
 
 /**

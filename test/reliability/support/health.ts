@@ -1,14 +1,24 @@
+import { DEADLINE_MS } from './deadline.js';
 import { sleep } from './env.js';
 import { statusOnce, type StatusSample } from './kleidi.js';
 
 export interface TimedSample extends StatusSample {
   readonly t: number;
+  /** How long Status took to answer (or to fail). */
+  readonly ms: number;
 }
 
 /**
  * Polls Status every `everyMs`, as kube-apiserver's health check would, and
  * keeps the timeline. "ok" means Status answered with healthz "ok"; an error
  * answer or a non-ok healthz both count as reporting the outage.
+ *
+ * Each Status gets the apiserver's own deadline: kmsv2.NewGRPCService gives
+ * Status the same per-call timeout as Encrypt and Decrypt (3 s by default,
+ * https://github.com/kubernetes/kubernetes/blob/v1.35.10/staging/src/k8s.io/apiserver/pkg/storage/value/encrypt/envelope/kmsv2/grpc_service.go#L134-L135).
+ * A shorter deadline here would count as an outage a Status the apiserver
+ * accepts, which on a busy machine measures the machine, not kleidi; how long
+ * each Status took is kept (`ms`) so slow answers still show.
  */
 export class HealthWatch {
   readonly samples: TimedSample[] = [];
@@ -25,8 +35,8 @@ export class HealthWatch {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const t = Date.now();
-      const s = await statusOnce(this.socket, 1_000);
-      this.samples.push({ t, ...s });
+      const s = await statusOnce(this.socket, DEADLINE_MS);
+      this.samples.push({ t, ms: Date.now() - t, ...s });
       const wait = this.everyMs - (Date.now() - t);
       if (wait > 0) await sleep(wait);
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { parseKeyringJson, type Keyring } from '../../../src/adapters/outbound/local/keyring-format.js';
+import { parseKeyringJson, type Keyring } from '#src/adapters/outbound/local/keyring-format.js';
 import { registerSecret, sleep } from './env.js';
 
 export interface KeyringState {

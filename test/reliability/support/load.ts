@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEADLINE_MS, JOURNALS, LOADGEN, LOGS } from './env.js';
+import { DEADLINE_MS } from './deadline.js';
+import { JOURNALS, LOADGEN, LOGS } from './env.js';
 
 /** One call as the apiserver's client saw it. */
 export interface Call {
@@ -10,6 +11,8 @@ export interface Call {
   readonly op: 'encrypt' | 'decrypt' | 'decrypt-old';
   /** OK, a grpc-go code name (Unavailable, DeadlineExceeded, …) or WRONG (OK with other bytes). */
   readonly code: string;
+  /** When the loadgen saw the call's own deadline (start + 3 s) pass; undefined when the call ended first. */
+  readonly deadlineSeen?: number;
 }
 
 export interface LoadSummary {
@@ -101,14 +104,21 @@ export class Load {
   }
 }
 
-export function parseCalls(file: string): Call[] {
+function parseCalls(file: string): Call[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [start, end, op, code] = line.split(',');
-      return { start: Number(start), end: Number(end), op: op as Call['op'], code: code ?? '' };
+      const [start, end, op, code, seen] = line.split(',');
+      const deadlineSeen = Number(seen);
+      return {
+        start: Number(start),
+        end: Number(end),
+        op: op as Call['op'],
+        code: code ?? '',
+        ...(deadlineSeen > 0 ? { deadlineSeen } : {}),
+      };
     });
 }
 

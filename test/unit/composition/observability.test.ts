@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PrometheusMetrics } from '../../../src/adapters/outbound/prometheus/prometheus.metrics.js';
-import { callObserver, instrumentWrapper } from '../../../src/composition/observability.js';
-import { InstrumentedKeyWrapper } from '../../../src/domain/services/backend-metrics.js';
+import { PrometheusMetrics } from '#src/adapters/outbound/prometheus/prometheus.metrics.js';
+import { callObserver, instrumentWrapper } from '#src/composition/observability.js';
+import { InstrumentedKeyWrapper } from '#src/domain/services/backend-metrics.js';
 import { aSignal } from '../../support/builders.js';
 import { sample } from '../../support/operations.js';
 import { scriptedWrapper } from '../domain/services/scripted-wrapper.js';
@@ -45,6 +45,18 @@ describe('instrumentWrapper', () => {
     );
     tokenExpiresAt = undefined;
     expect(sample(await m.render(), 'kleidi_backend_token_expiry_timestamp_seconds')).toBeUndefined();
+  });
+
+  it('registers the request counters of an adapter that retries itself, and none for others', async () => {
+    const m = new PrometheusMetrics();
+    instrumentWrapper(scriptedWrapper().wrapper, m);
+    expect(sample(await m.render(), 'kleidi_backend_requests_total')).toBeUndefined();
+    const counts = { attempts: 3, retries: 1, throttled: 1 };
+    const awsLike = { ...scriptedWrapper().wrapper, backend: 'aws', backendRequestCounts: () => counts };
+    instrumentWrapper(awsLike, m);
+    const text = await m.render();
+    expect(sample(text, 'kleidi_backend_requests_total', { backend: 'aws' })).toBe(3);
+    expect(sample(text, 'kleidi_backend_throttled_total', { backend: 'aws' })).toBe(1);
   });
 
   it('feeds KMS calls from the gRPC handlers into the request metrics', async () => {

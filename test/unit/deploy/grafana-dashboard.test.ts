@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PrometheusMetrics } from '../../../src/adapters/outbound/prometheus/prometheus.metrics.js';
+import { PrometheusMetrics } from '#src/adapters/outbound/prometheus/prometheus.metrics.js';
 
 interface Panel {
   title?: string;

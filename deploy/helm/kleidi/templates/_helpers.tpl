@@ -45,8 +45,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
 {{- define "kleidi.config" -}}
 {{- $v := .Values -}}
-{{- if not (has $v.backend (list "local" "pkcs11" "vault")) -}}
-{{- fail (printf "backend must be local, pkcs11 or vault, not %q" $v.backend) -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws")) -}}
+{{- fail (printf "backend must be local, pkcs11, vault or aws, not %q" $v.backend) -}}
 {{- end -}}
 backend: {{ $v.backend }}
 # socket and httpAddress come from the pod's environment (container paths, the pod IP).
@@ -79,6 +79,14 @@ pkcs11:
   {{- if $v.pkcs11.pinSecret.name }}
   pinFile: /etc/kleidi/secrets/pkcs11/pin
   {{- end }}
+{{- else if eq $v.backend "aws" }}
+aws:
+  key: {{ $v.aws.key | quote }}
+  region: {{ required "aws.region is required" $v.aws.region | quote }}
+  {{- with $v.aws.endpoint }}
+  endpoint: {{ . | quote }}
+  {{- end }}
+  useFipsEndpoint: {{ $v.aws.useFipsEndpoint }}
 {{- else }}
 vault:
   address: {{ required "vault.address is required" $v.vault.address | quote }}

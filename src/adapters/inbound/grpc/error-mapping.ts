@@ -4,8 +4,9 @@ import { KmsError, type KmsErrorKind } from '../../../domain/model/errors.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 
 /**
- * The one place where domain errors become gRPC status codes
- * (conventions.md §9). Connect's Code enum uses the gRPC status numbers, so
+ * The one place where domain errors become gRPC status codes (the table in
+ * docs/architecture.md; the codes: https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
+ * Connect's Code enum uses the gRPC status numbers, so
  * the grpc-js host passes `code` through unchanged. Adding a kind without a
  * code fails to compile.
  */

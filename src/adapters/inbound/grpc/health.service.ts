@@ -11,6 +11,7 @@ import {
 } from './gen/grpc/health/v1/health_pb.js';
 import { KeyManagementService } from './gen/kms/v2/api_pb.js';
 import type { ExtraService } from './grpc-js.server.js';
+import { decodeRequest, MALFORMED, MALFORMED_REQUEST, type Decoded } from './grpc-js.service.js';
 
 /** How often a Watch stream re-evaluates the status; readiness only changes on a background refresh. */
 const WATCH_POLL_MS = 1_000;
@@ -23,19 +24,49 @@ const KNOWN = new Set(['', KeyManagementService.typeName]);
  * kubelet gRPC probes (https://github.com/grpc/grpc/blob/master/doc/health-checking.md).
  * SERVING exactly when /readyz would say ready, i.e. when Status would
  * answer healthz "ok"; an unknown service is NOT_FOUND (Check) or
- * SERVICE_UNKNOWN (Watch), as the spec says.
+ * SERVICE_UNKNOWN (Watch), as the spec says. A request body that is not
+ * valid protobuf is answered as the KMS service answers it (MALFORMED_REQUEST).
+ * At most `maxWatches` Watch streams are open at once; one more is refused
+ * with RESOURCE_EXHAUSTED (Check is what kubelet and grpc_health_probe use).
  */
-export function healthService(probes: HealthProbes): ExtraService {
+export function healthService(probes: HealthProbes, limits: { readonly maxWatches: number }): ExtraService {
   const status = (): ServingStatus => (probes.readiness().ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-  const check: grpc.handleUnaryCall<HealthCheckRequest, HealthCheckResponse> = (call, callback) => {
-    if (!KNOWN.has(call.request.service)) {
-      callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+  const check: grpc.handleUnaryCall<Decoded<HealthCheckRequest>, HealthCheckResponse> = (call, callback) => {
+    const req = call.request;
+    if (req === MALFORMED) {
+      callback(MALFORMED_REQUEST);
+      return;
+    }
+    if (!KNOWN.has(req.service)) {
+      callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${req.service}` });
       return;
     }
     callback(null, create(HealthCheckResponseSchema, { status: status() }));
   };
-  const watch: grpc.handleServerStreamingCall<HealthCheckRequest, HealthCheckResponse> = (call) => {
-    const known = KNOWN.has(call.request.service);
+  // Every open Watch stream, re-evaluated by one shared timer that runs only while there is one.
+  const watchers = new Set<() => void>();
+  let ticker: NodeJS.Timeout | undefined;
+  const unwatch = (send: () => void) => {
+    watchers.delete(send);
+    if (watchers.size === 0) {
+      clearInterval(ticker);
+      ticker = undefined;
+    }
+  };
+  const watch: grpc.handleServerStreamingCall<Decoded<HealthCheckRequest>, HealthCheckResponse> = (call) => {
+    const req = call.request;
+    if (req === MALFORMED) {
+      call.emit('error', MALFORMED_REQUEST); // grpc-js ends the stream with this status
+      return;
+    }
+    if (watchers.size >= limits.maxWatches) {
+      call.emit('error', {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: `${limits.maxWatches} health Watch streams are open already (maxHealthWatches); use Check`,
+      });
+      return;
+    }
+    const known = KNOWN.has(req.service);
     let last: ServingStatus | undefined;
     const send = () => {
       const now = known ? status() : ServingStatus.SERVICE_UNKNOWN;
@@ -43,11 +74,13 @@ export function healthService(probes: HealthProbes): ExtraService {
       last = now;
     };
     send();
-    const timer = setInterval(send, WATCH_POLL_MS);
-    timer.unref();
+    watchers.add(send);
+    ticker ??= setInterval(() => {
+      for (const w of watchers) w();
+    }, WATCH_POLL_MS).unref();
     // The stream ends when the client cancels or the server shuts down (grpc-js cancels open calls).
-    call.once('cancelled', () => clearInterval(timer));
-    call.once('close', () => clearInterval(timer));
+    call.once('cancelled', () => unwatch(send));
+    call.once('close', () => unwatch(send));
   };
   return { definition: healthDefinition(), implementation: { check, watch } };
 }
@@ -56,7 +89,7 @@ function healthDefinition(): grpc.ServiceDefinition {
   const [checkMethod, watchMethod] = [Health.method.check, Health.method.watch];
   const codec = {
     requestSerialize: (m: HealthCheckRequest) => Buffer.from(toBinary(HealthCheckRequestSchema, m)),
-    requestDeserialize: (b: Buffer) => fromBinary(HealthCheckRequestSchema, b),
+    requestDeserialize: (b: Buffer) => decodeRequest(HealthCheckRequestSchema, b),
     responseSerialize: (m: HealthCheckResponse) => Buffer.from(toBinary(HealthCheckResponseSchema, m)),
     responseDeserialize: (b: Buffer) => fromBinary(HealthCheckResponseSchema, b),
   };

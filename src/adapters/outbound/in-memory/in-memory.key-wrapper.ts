@@ -37,7 +37,7 @@ export class InMemoryKeyWrapper implements KeyWrapper, KeyAdmin {
   async unwrap(wrapped: WrappedKey, signal: AbortSignal): Promise<Uint8Array> {
     throwIfAborted(signal);
     const k = this.lookup(wrapped.keyId);
-    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'));
+    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'), this.backend);
   }
 
   async init(signal: AbortSignal): Promise<{ created: boolean; current: KeyVersion }> {

@@ -40,7 +40,7 @@ export function serializeKeyring(keyring: Keyring): string {
   return `${JSON.stringify({ kind: KIND, format: FORMAT, keys }, null, 2)}\n`;
 }
 
-/** Parses and checks every field; anything unexpected means a corrupt file. */
+/** Parses and checks every field; anything unexpected means a corrupt file, except a newer format. */
 export function parseKeyringJson(text: string, path: string): Keyring {
   const corrupt = (why: string) =>
     new BackendMisconfiguredError(`keyring file ${path} is corrupt (${why}); restore it from backup`);
@@ -49,6 +49,15 @@ export function parseKeyringJson(text: string, path: string): Keyring {
     doc = JSON.parse(text);
   } catch {
     throw corrupt('not valid JSON');
+  }
+  if (isRecord(doc) && doc.kind === KIND && Number.isSafeInteger(doc.format) && Number(doc.format) > FORMAT) {
+    // Written by a newer kleidi (a rotate on another node, a rollback of the
+    // binary). The file is likely fine and may hold KEKs that no backup has:
+    // restoring one could lose the data under them, so say what to do instead.
+    throw new BackendMisconfiguredError(
+      `keyring file ${path} has format ${String(doc.format)}, newer than this kleidi supports (format ${FORMAT}); ` +
+        'upgrade kleidi',
+    );
   }
   if (!isRecord(doc) || doc.kind !== KIND || doc.format !== FORMAT || !Array.isArray(doc.keys)) {
     throw corrupt(`not a ${KIND} format ${FORMAT} document`);

@@ -76,7 +76,7 @@ export class LocalKeyWrapper implements KeyWrapper {
   async unwrap(wrapped: WrappedKey, signal: AbortSignal): Promise<Uint8Array> {
     throwIfAborted(signal);
     const k = await this.lookup(wrapped.keyId);
-    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'));
+    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'), this.backend);
   }
 
   close(): Promise<void> {

@@ -3,7 +3,7 @@ import type { KeyVersionInfo } from '../../../domain/model/key-version.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import type { ObjectHandle } from './pkcs11.gcm.js';
-import { kekKeyId, type FoundKey, type KekEntry } from './pkcs11.keys.js';
+import { kekKeyId, refusedMessage, type FoundKey, type KekEntry } from './pkcs11.keys.js';
 
 /** A key_id we have not seen triggers at most one token scan per this interval (flood guard). */
 const MISS_RESCAN_MS = 1_000;
@@ -34,10 +34,24 @@ export class KeyCatalog {
     return this.scanning;
   }
 
+  /**
+   * A scan that starts after this call, so it sees every object created
+   * before it (read-after-write). `scan` may join a scan already under way,
+   * whose object list was taken before the caller's write.
+   */
+  scanAfterWrite(): Promise<readonly KekEntry[]> {
+    const inFlight = this.scanning;
+    if (!inFlight) return this.scan();
+    return inFlight.then(
+      () => this.scan(),
+      () => this.scan(),
+    );
+  }
+
   /** The entry behind a key_id, rescanning (rate-limited) when it is not known yet. */
   async find(keyId: string): Promise<KekEntry | undefined> {
     const known = this.entries.find((e) => e.keyId === keyId);
-    if (known || this.clock.now() - this.scannedAt < MISS_RESCAN_MS) return known;
+    if (known || this.clock.monotonic() - this.scannedAt < MISS_RESCAN_MS) return known;
     return (await this.scan()).find((e) => e.keyId === keyId);
   }
 
@@ -52,12 +66,13 @@ export class KeyCatalog {
     const entries = await Promise.all(
       found.map(async (f) => {
         const kcv = await this.checkValue(f.handle);
-        for (const w of f.warnings) this.reportOnce(`key '${this.label}' v${f.version} is ${w}`);
+        for (const w of f.warnings) this.reportOnce(`key '${this.label}' v${f.version}: ${w}`);
+        if (f.refusal) this.reportOnce(refusedMessage(this.label, f.version, f.refusal));
         return { ...f, kcv, keyId: kekKeyId(this.label, f.version, kcv) };
       }),
     );
     this.entries = entries.sort((a, b) => a.version - b.version);
-    this.scannedAt = this.clock.now();
+    this.scannedAt = this.clock.monotonic();
     return this.entries;
   }
 
@@ -71,7 +86,9 @@ export class KeyCatalog {
 /**
  * The version new wraps use: the pinned one, else the highest. A version held
  * by two objects with different check values (two nodes ran `kleidi init` on
- * one network HSM at once) is refused rather than guessed.
+ * one network HSM at once) is refused rather than guessed. A refused key
+ * (pkcs11.keys.ts judgeKey) is reported, never skipped for an older version:
+ * falling back would make nodes disagree about the current key.
  */
 export function selectCurrent(entries: readonly KekEntry[], label: string, pinned?: number): KekEntry {
   if (entries.length === 0) {
@@ -90,6 +107,7 @@ export function selectCurrent(entries: readonly KekEntry[], label: string, pinne
       `${candidates.length} different keys are labelled '${label}' v${version}; run 'kleidi rotate' to add a new version`,
     );
   }
+  if (first.refusal) throw new BackendMisconfiguredError(refusedMessage(label, version, first.refusal));
   return first;
 }
 
@@ -100,9 +118,11 @@ export function describeVersions(entries: readonly KekEntry[], current: KekEntry
     const twins = unique.filter((o) => o.version === e.version).length;
     const isCurrent = e.keyId === current?.keyId;
     const notes = [
-      ...(isCurrent ? [] : ['decrypt-only']),
+      ...(e.refusal ? [`refused: ${e.refusal.why} (accepted only with pkcs11.${e.refusal.setting})`] : []),
+      ...(isCurrent || e.refusal ? [] : ['decrypt-only']),
       ...(twins > 1 ? [`ambiguous: ${twins} different keys carry v${e.version}`] : []),
       ...e.warnings,
+      ...(e.notes ?? []),
     ];
     const info: KeyVersionInfo = { keyId: e.keyId, version: e.version, current: isCurrent };
     return notes.length > 0 ? { ...info, note: notes.join('; ') } : info;

@@ -8,7 +8,7 @@ import { PinLatch } from './pkcs11.latch.js';
 import { loadModule, tokenAnswers, unloadModule } from './pkcs11.module.js';
 import { describeToken, type Pkcs11Options } from './pkcs11.options.js';
 import { pinSourceStamp, readPin } from './pkcs11.pin.js';
-import { Backoff, deadline } from './pkcs11.timing.js';
+import { deadline, ReconnectBackoff } from './pkcs11.timing.js';
 import { openToken, type LiveToken } from './pkcs11.token.js';
 
 /** In-flight native calls get this long to finish before C_Finalize; finalising under them can crash. */
@@ -27,7 +27,7 @@ export class Pkcs11Connection {
   private module: Module | undefined;
   private connecting: Promise<LiveToken> | undefined;
   private readonly dropped: LiveToken[] = [];
-  private readonly backoff: Backoff;
+  private readonly backoff: ReconnectBackoff;
   private readonly latch: PinLatch;
   private closed = false;
 
@@ -36,7 +36,7 @@ export class Pkcs11Connection {
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
-    this.backoff = new Backoff(options.reconnectMinMs, options.reconnectMaxMs, clock);
+    this.backoff = new ReconnectBackoff(options.reconnectMinMs, options.reconnectMaxMs, clock);
     this.latch = new PinLatch(options.pin, clock, log);
   }
 

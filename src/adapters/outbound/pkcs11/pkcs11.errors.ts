@@ -48,7 +48,9 @@ const CLASS_BY_CKR = new Map<number, CkrClass>([
   [C.CKR_CRYPTOKI_NOT_INITIALIZED, 'connection'],
   [C.CKR_USER_NOT_LOGGED_IN, 'connection'],
   // SoftHSM answers CKR_GENERAL_ERROR when its token directory disappeared, and also on a
-  // GCM tag mismatch (stack-notes §1.4); the decrypt path disambiguates with a liveness check.
+  // GCM tag mismatch (SymDecrypt, a failed decryptFinal:
+  // https://github.com/softhsm/SoftHSMv2/blob/2.6.1/src/lib/SoftHSM.cpp);
+  // the decrypt path disambiguates with a liveness check.
   [C.CKR_GENERAL_ERROR, 'connection'],
   [C.CKR_OBJECT_HANDLE_INVALID, 'handle'],
   [C.CKR_KEY_HANDLE_INVALID, 'handle'],
@@ -85,7 +87,7 @@ export function classifyCkr(code: number | undefined): CkrClass {
 }
 
 /**
- * Translates a pkcs11js failure into the domain taxonomy (conventions §9).
+ * Translates a pkcs11js failure into the domain taxonomy (docs/architecture.md, error taxonomy).
  * `what` names the call for the message, e.g. "C_Login on token 'kms'".
  * Callers that must act on the class (latch, reconnect) do so before calling this.
  */

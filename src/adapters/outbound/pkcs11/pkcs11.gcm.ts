@@ -34,7 +34,8 @@ export async function gcmEncrypt(
 ): Promise<Uint8Array> {
   if (iv.length !== GCM_NONCE_BYTES) throw new RangeError(`GCM IV must be ${GCM_NONCE_BYTES} bytes`);
   // The native worker keeps raw pointers to input and output but references only the output
-  // (stack-notes §1.2): `input` and `mechanism` are owned here and stay referenced until settled.
+  // (https://github.com/PeculiarVentures/pkcs11js/blob/master/src/worker.cpp):
+  // `input` and `mechanism` are owned here and stay referenced until settled.
   const input = Buffer.from(plaintext);
   const mechanism = gcm(Buffer.from(iv), Buffer.from(aad));
   const output = Buffer.alloc(input.length + GCM_TAG_BYTES);

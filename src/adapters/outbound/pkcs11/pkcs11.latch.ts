@@ -19,9 +19,10 @@ interface Latched {
 
 /**
  * Guards C_Login. SECURITY: tokens count failed logins and lock the user PIN
- * (CKR_PIN_LOCKED) after a vendor-defined number; a plugin that retries a
- * wrong PIN in a loop locks its own token (the ThalesGroup plugin sleeps
- * forever for this reason, peers.md). After a PIN-class refusal we never call
+ * (CKR_PIN_LOCKED) after a vendor-defined number (CKF_USER_PIN_COUNT_LOW,
+ * CKF_USER_PIN_FINAL_TRY and CKF_USER_PIN_LOCKED in CK_TOKEN_INFO, PKCS#11 base
+ * v2.40 §3.2, http://docs.oasis-open.org/pkcs11/pkcs11-base/v2.40/os/pkcs11-base-v2.40-os.html); a plugin
+ * that retries a wrong PIN in a loop locks its own token. After a PIN-class refusal we never call
  * C_Login again with the same PIN: every call fails with the same
  * BackendMisconfiguredError until the PIN file holds a different PIN.
  */
@@ -42,7 +43,7 @@ export class PinLatch {
   async check(): Promise<void> {
     const s = this.state;
     if (!s) return;
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     if (now - s.checkedAt < RECHECK_MS) throw s.error;
     s.checkedAt = now;
     const stamp = await pinSourceStamp(this.source);
@@ -63,7 +64,7 @@ export class PinLatch {
       if (code === pkcs11js.CKR_USER_ALREADY_LOGGED_IN) return;
       const error = toKmsError(err, `${what} with the ${pin.origin}`);
       if (classifyCkr(code) === 'pin') {
-        this.state = { error, refused: digest(pin.value), stamp, checkedAt: this.clock.now() };
+        this.state = { error, refused: digest(pin.value), stamp, checkedAt: this.clock.monotonic() };
         this.log.error({ kind: error.kind, reason: error.message }, 'PKCS#11 login refused; not retrying');
       }
       throw error;

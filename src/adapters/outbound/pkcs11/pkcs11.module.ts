@@ -1,4 +1,4 @@
-import { Module, type Slot } from 'graphene-pk11';
+import { Module, type Slot, type Token } from 'graphene-pk11';
 import pkcs11js from 'pkcs11js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import type { TokenSelector } from './pkcs11.options.js';
@@ -14,7 +14,9 @@ const owned = new Set<string>();
  * Loads and initialises a PKCS#11 module with CKF_OS_LOCKING_OK. Without that
  * flag pkcs11js passes flags = 0, which SoftHSM reads as "no threads" and
  * disables its mutexes; our *Async calls run on libuv worker threads, and that
- * combination segfaults under load (stack-notes §1.2; v2.40 base §3.7).
+ * combination segfaults under load (SoftHSM's C_Initialize,
+ * https://github.com/softhsm/SoftHSMv2/blob/2.6.1/src/lib/SoftHSM.cpp; PKCS#11 base v2.40 §3.7,
+ * http://docs.oasis-open.org/pkcs11/pkcs11-base/v2.40/os/pkcs11-base-v2.40-os.html).
  */
 export function loadModule(path: string): Module {
   if (owned.has(path)) {
@@ -55,7 +57,7 @@ export function findSlot(module: Module, selector: TokenSelector): Slot | undefi
       if (slotId(slot) === BigInt(selector.slot)) return slot;
       continue;
     }
-    let token;
+    let token: Token;
     try {
       token = slot.getToken();
     } catch {

@@ -1,3 +1,4 @@
+import type { KeyPolicy } from './pkcs11.keys.js';
 import type { PinSource } from './pkcs11.pin.js';
 
 /** Which token to use: by label, by serial number, or by slot ID (as `softhsm2-util --show-slots` prints it). */
@@ -16,6 +17,10 @@ export interface Pkcs11Options {
   readonly keyLabel: string;
   /** Use this version for new wraps instead of the highest one. */
   readonly keyVersion?: number;
+  /** SECURITY: use keys whose value can leave the token (not CKA_SENSITIVE, or CKA_EXTRACTABLE); default false. */
+  readonly allowExtractableKeysInsecure?: boolean;
+  /** SECURITY: use keys whose value once could leave the token (imported keys); default false. */
+  readonly allowPreviouslyExposedKeys?: boolean;
   /**
    * Crypto sessions, each with at most one operation in flight: a session
    * holds one active operation (v2.30 §6.7; C_EncryptInit answers
@@ -52,4 +57,12 @@ export function describeToken(t: TokenSelector): string {
     case 'slot':
       return `token in slot ${t.slot}`;
   }
+}
+
+/** Which keys found on the token are used; both risks are refused unless a setting accepts them. */
+export function keyPolicy(o: Pkcs11Options): KeyPolicy {
+  return {
+    allowExtractableKeysInsecure: o.allowExtractableKeysInsecure === true,
+    allowPreviouslyExposedKeys: o.allowPreviouslyExposedKeys === true,
+  };
 }

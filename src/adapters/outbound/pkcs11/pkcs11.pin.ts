@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
-import { fileStamp } from '../shared/file-stamp.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
+import { fileStamp } from '../shared/file-stamp.js';
+import { readSecretFile } from '../shared/secret-file.js';
 
 /**
  * Where the user PIN comes from. SECURITY: never argv (visible in `ps` and
@@ -34,27 +34,10 @@ export async function readPin(source: PinSource): Promise<Pin> {
       'no PKCS#11 PIN configured: set pinFile (KLEIDI_PKCS11_PIN_FILE) or KLEIDI_PKCS11_PIN',
     );
   }
-  const path = source.file;
-  const origin = `PIN file ${path}`;
-  let info;
-  try {
-    info = await stat(path);
-  } catch (cause) {
-    throw new BackendMisconfiguredError(`cannot read ${origin}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
-      cause,
-    });
-  }
-  if (!info.isFile()) throw new BackendMisconfiguredError(`${origin} is not a regular file`);
-  // SECURITY: the same rule ssh applies to private keys; a readable PIN file leaks the token.
-  if ((info.mode & 0o077) !== 0) {
-    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-    throw new BackendMisconfiguredError(
-      `${origin} has mode ${mode}; it must not be accessible by group or others (run: chmod 600 ${path})`,
-    );
-  }
-  if (info.size > MAX_PIN_BYTES + 2) throw new BackendMisconfiguredError(`${origin} is too large to hold a PIN`);
-  const raw = await readFile(path, 'utf8');
-  return { value: checked(raw.replace(/\r?\n$/, ''), origin), origin };
+  const origin = `PIN file ${source.file}`;
+  // SECURITY: the rule ssh applies to private keys (readSecretFile); a readable PIN file leaks the token.
+  const { text } = await readSecretFile(source.file, { what: 'PIN file', maxBytes: MAX_PIN_BYTES + 2 });
+  return { value: checked(text.replace(/\r?\n$/, ''), origin), origin };
 }
 
 function checked(pin: string, origin: string): string {
@@ -65,5 +48,5 @@ function checked(pin: string, origin: string): string {
 
 /** A cheap identity of the PIN file, to notice an operator's fix without re-reading on every call. */
 export async function pinSourceStamp(source: PinSource): Promise<string> {
-  return source.file === undefined ? 'env' : fileStamp(source.file);
+  return source.file === undefined ? 'env' : ((await fileStamp(source.file, { followLinks: false })) ?? 'missing');
 }

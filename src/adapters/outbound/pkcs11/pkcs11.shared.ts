@@ -26,7 +26,7 @@ interface Shared {
  */
 const byModule = new Map<string, Shared>();
 
-export function leaseConnection(options: Pkcs11Options, log: Logger, clock: Clock): ConnectionLease {
+function leaseConnection(options: Pkcs11Options, log: Logger, clock: Clock): ConnectionLease {
   // SECURITY: a PIN from the environment is part of the options; only its hash is kept here.
   const fingerprint = createHash('sha256').update(JSON.stringify(options)).digest('hex');
   let shared = byModule.get(options.module);

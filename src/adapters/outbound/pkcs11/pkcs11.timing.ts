@@ -1,5 +1,6 @@
 import { BackendUnavailableError, DeadlineExceededError, type KmsError } from '../../../domain/model/errors.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
+import { Backoff } from '../shared/backoff.js';
 
 /**
  * A signal that aborts with DeadlineExceededError after `ms`, or with the
@@ -31,20 +32,17 @@ export function deadline(signal: AbortSignal, ms: number): { signal: AbortSignal
  * network HSM do not reconnect in step) up to `maxMs`. Calls in between fail
  * fast with BackendUnavailableError instead of hammering the token.
  */
-export class Backoff {
-  private failures = 0;
-  private retryAt = 0;
+export class ReconnectBackoff {
+  private readonly backoff: Backoff;
   private last: KmsError | undefined;
 
-  constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-    private readonly clock: Clock,
-  ) {}
+  constructor(minMs: number, maxMs: number, clock: Clock) {
+    this.backoff = new Backoff({ minMs, maxMs, jitter: 'spread' }, clock);
+  }
 
   /** Throws while the next attempt is not due yet. */
   check(what: string): void {
-    const waitMs = this.retryAt - this.clock.now();
+    const waitMs = this.backoff.remainingMs();
     if (waitMs > 0) {
       throw new BackendUnavailableError(
         `${what} is not usable (${this.last?.message ?? 'unknown'}); next attempt in ${Math.ceil(waitMs / 1000)} s`,
@@ -54,17 +52,12 @@ export class Backoff {
 
   /** Records a failed attempt; returns the delay until the next one. */
   failed(reason: KmsError): number {
-    this.failures++;
-    const base = Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.failures - 1, 30));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.retryAt = this.clock.now() + delay;
     this.last = reason;
-    return delay;
+    return this.backoff.fail();
   }
 
   succeeded(): void {
-    this.failures = 0;
-    this.retryAt = 0;
+    this.backoff.reset();
     this.last = undefined;
   }
 }

@@ -8,7 +8,7 @@ import { ckrOf } from './pkcs11.errors.js';
 import { keyCheckValue } from './pkcs11.gcm.js';
 import { findKeks } from './pkcs11.keys.js';
 import { findSlot, slotId } from './pkcs11.module.js';
-import { describeToken, type Pkcs11Options } from './pkcs11.options.js';
+import { describeToken, keyPolicy, type Pkcs11Options } from './pkcs11.options.js';
 import { SessionPool } from './pkcs11.session-pool.js';
 import { deadline } from './pkcs11.timing.js';
 
@@ -47,7 +47,7 @@ export function openToken(
     (s) => lib.C_CloseSession(s),
   );
   const list = (onSkip: (why: string) => void) => {
-    const found = findKeks(anchor, options.keyLabel, onSkip);
+    const found = findKeks(anchor, options.keyLabel, keyPolicy(options), onSkip);
     // SoftHSM lists nothing (no error) once its token directory is gone; ask the token itself,
     // so a vanished token reads as unavailable instead of "no key, run kleidi init".
     if (found.length === 0) lib.C_GetTokenInfo(slot.handle);

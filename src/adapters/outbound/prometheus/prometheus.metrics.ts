@@ -1,11 +1,19 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KeyId } from '../../../domain/model/key-id.js';
 import type { MetricsExposition } from '../../../ports/inbound/operations.port.js';
-import type { BackendOp, BackendOutcome, KmsMethod, Metrics } from '../../../ports/outbound/metrics.port.js';
+import type {
+  BackendOp,
+  BackendOutcome,
+  BackendRequestCounts,
+  KmsMethod,
+  Metrics,
+} from '../../../ports/outbound/metrics.port.js';
 
 /**
- * Request latency buckets: the apiserver asks for Encrypt < 100 ms and
- * Decrypt < 10 ms and gives up after its 3 s KMS timeout (kmsv2-contract.md §3),
+ * Request latency buckets: the Kubernetes docs ask plugins for Encrypt < 100 ms
+ * and Decrypt < 10 ms (https://kubernetes.io/docs/tasks/administer-cluster/kms-provider/), and the
+ * apiserver gives up after its KMS timeout, 3 s by default (defaultTimeout in
+ * https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/apiserver/pkg/apis/apiserver/v1/defaults.go),
  * so the buckets are fine below 10 ms and end just past 3 s.
  */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -13,7 +21,8 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /**
  * The Metrics port on prom-client, in its own Registry (never the global one,
  * so two instances in one process, as in tests, do not collide). Names follow
- * Prometheus conventions: `_total` counters, `_seconds` units, `_info` gauges.
+ * Prometheus naming (https://prometheus.io/docs/practices/naming/): `_total`
+ * counters, `_seconds` units, `_info` gauges.
  */
 export class PrometheusMetrics implements Metrics, MetricsExposition {
   readonly registry = new Registry();
@@ -26,6 +35,7 @@ export class PrometheusMetrics implements Metrics, MetricsExposition {
   private readonly currentKey: Gauge<'backend' | 'key_id'>;
   private readonly rotations: Counter<'backend'>;
   private readonly expiryReaders = new Map<string, () => number | undefined>();
+  private readonly requestReaders = new Map<string, () => BackendRequestCounts>();
   private readonly keyByBackend = new Map<string, KeyId>();
 
   /** `info` becomes the labels of `kleidi_build_info` (e.g. version); keep it to a few fixed values. */
@@ -62,7 +72,7 @@ export class PrometheusMetrics implements Metrics, MetricsExposition {
     );
     this.healthy = gauge(
       'kleidi_backend_healthy',
-      '1 when the last background probe of the backend succeeded, else 0',
+      '1 while the backend is healthy (its last probe succeeded and none is overdue after a failed call), else 0',
       ['backend'],
     );
     this.lastSuccess = gauge(
@@ -92,6 +102,38 @@ export class PrometheusMetrics implements Metrics, MetricsExposition {
         }
       },
     });
+    // The adapter counts; a scrape copies its totals. reset() + inc(total) sets a counter to the
+    // adapter's own monotonic count, which restarts at 0 only when the process does.
+    const requestReaders = this.requestReaders;
+    const requestCounter = (name: string, help: string, field: keyof BackendRequestCounts) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['backend'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [backend, read] of requestReaders) {
+            const n = safeCount(read, field);
+            if (n !== undefined) this.inc({ backend }, n);
+          }
+        },
+      });
+    requestCounter(
+      'kleidi_backend_requests_total',
+      'Requests the backend adapter sent to its service, retries included (adapters that retry themselves)',
+      'attempts',
+    );
+    requestCounter(
+      'kleidi_backend_request_retries_total',
+      'Requests the backend adapter sent again after a failed attempt',
+      'retries',
+    );
+    requestCounter(
+      'kleidi_backend_throttled_total',
+      'Backend requests refused for their rate (throttling), whether a retry then succeeded or not',
+      'throttled',
+    );
   }
 
   get contentType(): string {
@@ -139,6 +181,19 @@ export class PrometheusMetrics implements Metrics, MetricsExposition {
 
   watchCredentialExpiry(backend: string, read: () => number | undefined): void {
     this.expiryReaders.set(backend, read);
+  }
+
+  watchBackendRequests(backend: string, read: () => BackendRequestCounts): void {
+    this.requestReaders.set(backend, read);
+  }
+}
+
+function safeCount(read: () => BackendRequestCounts, field: keyof BackendRequestCounts): number | undefined {
+  try {
+    const v = read()[field];
+    return Number.isFinite(v) && v >= 0 ? v : undefined;
+  } catch {
+    return undefined; // a metrics read must never break a scrape
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 
 /**
  * A cheap identity of a file, to notice that an operator changed it without
@@ -12,9 +12,11 @@ export function stampOf(st: Stats): string {
 }
 
 /**
- * stampOf() of the file behind `path`, following symlinks (a Secret volume's
- * file is a link whose target changes), or "missing".
+ * stampOf() of the file behind `path`, or undefined when there is none. Links
+ * are followed by default (a Secret volume's file is a link whose target
+ * changes on an update); `followLinks: false` stamps the link itself, for a
+ * file that must not be one (the keyring).
  */
-export async function fileStamp(path: string): Promise<string> {
-  return stat(path).then(stampOf, () => 'missing');
+export async function fileStamp(path: string, opts: { followLinks?: boolean } = {}): Promise<string | undefined> {
+  return (opts.followLinks === false ? lstat(path) : stat(path)).then(stampOf, () => undefined);
 }

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { readFile } from 'node:fs/promises';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
+import { readTrustedFile } from '../shared/secret-file.js';
 import { readSecretFile } from './vault-transit.files.js';
 
 /** TLS settings for the connection to Vault; files are read by `buildAgent`. */
@@ -58,10 +58,7 @@ export async function buildAgent(address: URL, tls: VaultTlsSettings): Promise<H
   });
 }
 
-async function readPublicFile(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new BackendMisconfiguredError(`cannot read the Vault ${what} ${path}`, { cause });
-  }
+/** A CA bundle or client certificate: not secret, but a trust anchor (readTrustedFile). */
+function readPublicFile(path: string, what: string): Promise<string> {
+  return readTrustedFile(path, `Vault ${what}`);
 }

@@ -13,7 +13,7 @@ export type VaultAuthSettings =
   /** TLS certificate auth: the client certificate of the connection is the credential. */
   | { readonly method: 'cert'; readonly mount: string; readonly role?: string };
 
-export type VaultAuthMethod = VaultAuthSettings['method'];
+type VaultAuthMethod = VaultAuthSettings['method'];
 
 /** Obtains a token. Both methods reject with a KmsError only. */
 export interface VaultAuth {

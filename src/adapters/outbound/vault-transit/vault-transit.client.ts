@@ -1,10 +1,13 @@
 import type { Agent } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import nodeVault from 'node-vault';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import { abortable, throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { buildAgent, type VaultTlsSettings } from './vault-transit.agent.js';
 import { classifyFailure, isRetryable, VaultCallFailure } from './vault-transit.errors.js';
+import { vaultTransport } from './vault-transit.transport.js';
 
 /** Connection and retry settings; the defaults fit kube-apiserver's 3 s KMS call deadline. */
 export interface VaultClientSettings {
@@ -32,6 +35,8 @@ export interface VaultRequest {
 
 /** Below this much remaining budget, another attempt could not get an answer in time. */
 const MIN_ATTEMPT_MS = 100;
+/** Pauses between attempts: 0–50 ms after the first failure, doubling ("full jitter"). */
+const RETRY_PAUSES: Omit<BackoffPolicy, 'maxMs'> = { minMs: 50, jitter: 'full' };
 
 /**
  * node-vault behind a small typed surface: generic reads and writes, our own
@@ -57,11 +62,20 @@ export class VaultTransitClient {
     }
     // SECURITY: node-vault's `debug` logger prints request bodies (seeds, secret_ids) when
     // DEBUG=node-vault is set; it gets a no-op instead.
-    const vault = nodeVault({ endpoint: url.origin, apiVersion: 'v1', debug: () => undefined });
-    // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE from the environment; kleidi's
-    // configuration is the only source, and the token travels per request.
+    // SECURITY: requests go through kleidi's own transport (no redirects, no proxy from the
+    // environment, the configured origin only; vault-transit.transport.ts), not node-vault's axios.
+    const vault = nodeVault({
+      endpoint: url.origin,
+      apiVersion: 'v1',
+      debug: () => undefined,
+      'request-promise': vaultTransport(url.origin),
+    });
+    // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX from the environment
+    // (VAULT_PREFIX is put in front of every path); kleidi's configuration is the only source, and
+    // the token travels per request.
     vault.token = '';
     (vault as { namespace?: string }).namespace = settings.namespace ?? '';
+    (vault as { pathPrefix?: string }).pathPrefix = '';
     return new VaultTransitClient(vault, await buildAgent(url, settings.tls), settings, url, log);
   }
 
@@ -77,18 +91,20 @@ export class VaultTransitClient {
   /** Sends one request, retrying transient failures while budget and signal allow. */
   async send(req: VaultRequest, signal: AbortSignal): Promise<unknown> {
     throwIfAborted(signal);
-    const deadline = Date.now() + this.settings.callBudgetMs;
+    // The budget runs on the monotonic clock: setting the wall clock must not end or stretch it.
+    const now = () => performance.now();
+    const deadline = now() + this.settings.callBudgetMs;
     const attempts = req.idempotent === false ? 1 : this.settings.maxAttempts;
     for (let attempt = 1; ; attempt++) {
-      // axios treats 0 as "no timeout", so never pass less than 1 ms.
-      const timeout = Math.max(1, Math.min(this.settings.attemptTimeoutMs, deadline - Date.now()));
+      // The transport treats 0 as "no timeout", so never pass less than 1 ms.
+      const timeout = Math.max(1, Math.min(this.settings.attemptTimeoutMs, deadline - now()));
       try {
         return await abortable(this.once(req, timeout), signal);
       } catch (err) {
         const f = classifyFailure(err);
         if (!(f instanceof VaultCallFailure)) throw f;
-        const pause = backoffMs(attempt);
-        const retry = isRetryable(f) && attempt < attempts && deadline - Date.now() - pause >= MIN_ATTEMPT_MS;
+        const pause = backoffDelay({ ...RETRY_PAUSES, maxMs: this.settings.callBudgetMs }, attempt - 1);
+        const retry = isRetryable(f) && attempt < attempts && deadline - now() - pause >= MIN_ATTEMPT_MS;
         if (!retry) throw f;
         this.log.debug({ path: req.path, status: f.status, detail: f.detail, attempt }, 'retrying Vault request');
         await abortable(sleep(pause), signal);
@@ -101,22 +117,13 @@ export class VaultTransitClient {
   }
 
   private async once(req: VaultRequest, timeout: number): Promise<unknown> {
-    const options = {
-      timeout,
-      headers: req.token ? { 'X-Vault-Token': req.token } : {},
-      ...(this.url.protocol === 'https:' ? { httpsAgent: this.agent } : { httpAgent: this.agent }),
-    };
+    const options = { timeout, headers: req.token ? { 'X-Vault-Token': req.token } : {}, agent: this.agent };
     const body: unknown =
       req.method === 'GET'
         ? await this.vault.read(req.path, options)
         : await this.vault.write(req.path, req.body ?? {}, options);
     return body === '' ? undefined : body;
   }
-}
-
-/** Exponential backoff with full jitter (AWS architecture blog), 25 ms base. */
-function backoffMs(attempt: number): number {
-  return Math.round(Math.random() * 25 * 2 ** attempt);
 }
 
 function sleep(ms: number): Promise<void> {

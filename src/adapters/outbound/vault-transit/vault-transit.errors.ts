@@ -26,10 +26,10 @@ export class VaultCallFailure extends Error {
 const MAX_DETAIL = 120;
 
 /**
- * Turns whatever node-vault or axios rejected with into a VaultCallFailure
- * (KmsErrors pass through). SECURITY: the raw error is not kept as `cause`:
- * an axios error carries the request config, i.e. the X-Vault-Token header and
- * the base64 seed, and loggers serialise causes.
+ * Turns whatever node-vault or its transport rejected with into a
+ * VaultCallFailure (KmsErrors pass through). SECURITY: the raw error is not
+ * kept as `cause`: an HTTP client's error may carry the request (the
+ * X-Vault-Token header and the base64 seed), and loggers serialise causes.
  */
 export function classifyFailure(err: unknown): VaultCallFailure | KmsError {
   if (err instanceof KmsError || err instanceof VaultCallFailure) return err;
@@ -87,6 +87,13 @@ export function toKmsError(f: VaultCallFailure | KmsError, what: string): KmsErr
   if (f.status === 403) {
     return new BackendMisconfiguredError(
       `${what}: permission denied after a fresh login; check the Vault policy of kleidi's role`,
+      opts,
+    );
+  }
+  if (f.status >= 300 && f.status < 400) {
+    return new BackendMisconfiguredError(
+      `${what}: Vault answered ${f.status}, ${f.detail}: kleidi follows no redirects; set address to a Vault ` +
+        'address that serves requests itself (the active node, or a load balancer in front of the cluster)',
       opts,
     );
   }

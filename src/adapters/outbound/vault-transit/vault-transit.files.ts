@@ -1,44 +1,34 @@
-import { readFile, stat } from 'node:fs/promises';
-import { fileStamp } from '../shared/file-stamp.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
+import { fileStamp } from '../shared/file-stamp.js';
+import { readSecretFile as readSecret, readTrustedFile } from '../shared/secret-file.js';
 
 /**
  * Reads a credential file (token, AppRole secret_id, client key) afresh, so a
- * rotated credential is used at the next login. SECURITY: a file any local
- * user can read is refused: the credential must be treated as already leaked.
+ * rotated credential is used at the next login. SECURITY: the same policy as
+ * every secret file (readSecretFile): a file its group or other users may
+ * access is refused, and the credential must be treated as already leaked.
+ * Unlike kleidi's own secrets these may be symbolic links: a Kubernetes
+ * Secret volume presents each key as a link into a `..data` directory that
+ * the kubelet swaps atomically on an update
+ * (https://github.com/kubernetes/kubernetes/blob/master/pkg/volume/util/atomic_writer.go),
+ * and following it is what lets a rotated Secret reach the next login.
  * The content is never logged or put into an error message.
  */
 export async function readSecretFile(path: string, what: string): Promise<string> {
-  let mode: number;
-  try {
-    mode = (await stat(path)).mode;
-  } catch (cause) {
-    throw new BackendMisconfiguredError(`cannot read the Vault ${what} file ${path}`, { cause });
-  }
-  if ((mode & 0o004) !== 0) {
-    throw new BackendMisconfiguredError(
-      `the Vault ${what} file ${path} is readable by every user (mode ${(mode & 0o777).toString(8)}); ` +
-        `run \`chmod o-rwx ${path}\` and rotate the credential`,
-    );
-  }
-  return readTrimmed(path, what);
+  const { text } = await readSecret(path, { what: `Vault ${what} file`, followLinks: true });
+  return nonEmpty(text, path, what);
 }
 
 /**
- * Reads a non-secret or kubelet-managed file (role_id, service-account JWT).
- * Projected service-account tokens are mode 0644 by default, so no mode check.
+ * Reads a file that names kleidi's identity but is not secret (role_id, the
+ * service-account JWT): readable by anyone is fine (projected service-account
+ * tokens are 0644 by default), writable by another user is not (readTrustedFile).
  */
 export async function readPlainFile(path: string, what: string): Promise<string> {
-  return readTrimmed(path, what);
+  return nonEmpty(await readTrustedFile(path, `Vault ${what} file`), path, what);
 }
 
-async function readTrimmed(path: string, what: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new BackendMisconfiguredError(`cannot read the Vault ${what} file ${path}`, { cause });
-  }
+function nonEmpty(text: string, path: string, what: string): string {
   const value = text.trim();
   if (value.length === 0) throw new BackendMisconfiguredError(`the Vault ${what} file ${path} is empty`);
   return value;
@@ -51,5 +41,5 @@ async function readTrimmed(path: string, what: string): Promise<string> {
  * delay can be tried at once. Never reads the contents.
  */
 export async function filesStamp(paths: readonly string[]): Promise<string> {
-  return (await Promise.all(paths.map(fileStamp))).join('|');
+  return (await Promise.all(paths.map(async (p) => (await fileStamp(p)) ?? 'missing'))).join('|');
 }

@@ -48,8 +48,18 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
 
   async rotate(signal: AbortSignal): Promise<KeyVersion> {
     throwIfAborted(signal);
-    await this.api.rotate(signal);
-    const current = this.latest(await this.mustRead(signal));
+    let rotated: TransitKeyInfo | undefined;
+    try {
+      rotated = await this.api.rotate(signal);
+    } catch (err) {
+      // Vault answers a rotate of a missing key 400 "key not found": say what to do, as `list` does.
+      if (err instanceof BackendMisconfiguredError && !(await this.api.readKey(signal))) {
+        throw this.missing({ cause: err });
+      }
+      throw err;
+    }
+    // The rotate answer names the version this call added; re-reading could name a later one.
+    const current = this.latest(rotated ?? (await this.mustRead(signal)));
     this.log.info({ keyId: current.keyId, version: current.version }, 'transit key rotated');
     return current;
   }
@@ -87,7 +97,14 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
   private async mustRead(signal: AbortSignal): Promise<TransitKeyInfo> {
     const info = await this.api.readKey(signal);
     if (info) return info;
+    throw this.missing();
+  }
+
+  private missing(opts?: ErrorOptions): BackendMisconfiguredError {
     const { key, mount } = this.api.ref;
-    throw new BackendMisconfiguredError(`transit key ${key} does not exist at mount ${mount}; run \`kleidi init\``);
+    return new BackendMisconfiguredError(
+      `transit key ${key} does not exist at mount ${mount}; run \`kleidi init\` first`,
+      opts,
+    );
   }
 }

@@ -87,6 +87,8 @@ export class VaultTransitKeyWrapper implements KeyWrapper, CredentialExpiry {
     } catch (err) {
       if (!(err instanceof VaultCallFailure)) throw err;
       // A 400 is either a policy change since our last read (re-check with fresh metadata) or a bad ciphertext.
+      // Not rate-limited: Vault was just asked to decrypt, so this read at most doubles that call, and
+      // the reason it gives (min_decryption_version raised a moment ago) must not come from a stale copy.
       const fresh = await this.api.readKey(signal);
       if (fresh) this.usable(fresh, v, wrapped.keyId);
       throw new MalformedCiphertextError('transit could not decrypt: tampered, or bound to another key_id', {
@@ -116,11 +118,15 @@ export class VaultTransitKeyWrapper implements KeyWrapper, CredentialExpiry {
     return v;
   }
 
-  /** Checks the version against cached metadata, re-reading once when it is not there (rotated or recreated since). */
+  /**
+   * Checks the version against cached metadata, re-reading when it is not
+   * there (rotated or recreated since); the re-reads are rate-limited, so
+   * made-up key_ids cannot turn every Decrypt into a metadata read.
+   */
   private async check(v: ParsedVersion, signal: AbortSignal): Promise<TransitKeyInfo> {
     const cached = await this.api.keyInfo(signal);
     if (cached && isSameVersion(cached, v)) return cached;
-    const fresh = await this.api.readKey(signal);
+    const fresh = await this.api.freshKey(signal);
     if (!fresh) throw new KeyVersionUnknownError(`transit key ${this.api.ref.key} no longer exists`);
     this.usable(fresh, v, undefined);
     return fresh;

@@ -47,7 +47,8 @@ async function openStack(s: VaultTransitSettings, deps: VaultTransitDeps) {
   if (s.auth.method === 'cert' && !s.client.tls.clientCertFile) {
     throw new BackendMisconfiguredError('TLS certificate auth needs clientCertFile and clientKeyFile');
   }
-  const log = deps.log.child({ backend: 'vault', mount: s.mount, key: s.key });
+  // `backend` is bound by the composition root; binding it here again would repeat it in every line.
+  const log = deps.log.child({ mount: s.mount, key: s.key });
   const client = await VaultTransitClient.open(s.client, log);
   const auth = createAuth(s.auth, client);
   try {
@@ -66,5 +67,5 @@ async function openStack(s: VaultTransitSettings, deps: VaultTransitDeps) {
     renewer.close();
     client.close();
   };
-  return { api: new TransitApi(session, ref), renewer, close };
+  return { api: new TransitApi(session, ref, deps.clock, log), renewer, close };
 }

@@ -23,6 +23,12 @@ export interface TransitKeyInfo {
   readonly minEncryptionVersion: number;
   /** Creation time of each version in Unix seconds. */
   readonly versions: ReadonlyMap<number, number>;
+  /** The key's material can be read out with <mount>/export (Vault never lets this be turned off again). */
+  readonly exportable: boolean;
+  /** <mount>/backup may hand out the key's material in plaintext. */
+  readonly allowPlaintextBackup: boolean;
+  /** The key may be deleted, which makes every ciphertext under it undecryptable. */
+  readonly deletionAllowed: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -56,6 +62,9 @@ export function parseTransitKey(body: unknown): TransitKeyInfo {
     minDecryptionVersion: num(data.min_decryption_version, what),
     minEncryptionVersion: num(data.min_encryption_version, what),
     versions,
+    exportable: data.exportable === true,
+    allowPlaintextBackup: data.allow_plaintext_backup === true,
+    deletionAllowed: data.deletion_allowed === true,
   };
 }
 

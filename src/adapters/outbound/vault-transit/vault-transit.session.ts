@@ -1,5 +1,6 @@
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
+import { Backoff } from '../shared/backoff.js';
 import type { VaultRequest, VaultTransitClient } from './vault-transit.client.js';
 import { isPermissionDenied } from './vault-transit.errors.js';
 import type { VaultTokenRenewer } from './vault-transit.token-renewer.js';
@@ -12,16 +13,18 @@ import type { VaultTokenRenewer } from './vault-transit.token-renewer.js';
  * one call is let through to see whether an operator fixed it.
  */
 export class VaultSession {
-  private deniedUntil = 0;
   private denied: BackendMisconfiguredError | undefined;
-  private streak = 0;
+  /** The quiet period after a denial, doubling while denials repeat. */
+  private readonly quiet: Backoff;
 
   constructor(
     private readonly client: VaultTransitClient,
     private readonly renewer: VaultTokenRenewer,
-    private readonly clock: Clock,
-    private readonly backoff: { readonly minBackoffMs: number; readonly maxBackoffMs: number },
-  ) {}
+    clock: Clock,
+    backoff: { readonly minBackoffMs: number; readonly maxBackoffMs: number },
+  ) {
+    this.quiet = new Backoff({ minMs: backoff.minBackoffMs, maxMs: backoff.maxBackoffMs }, clock);
+  }
 
   /**
    * Sends `req` with the current token. Rejects with a KmsError or, for an
@@ -29,7 +32,7 @@ export class VaultSession {
    */
   async call(req: Omit<VaultRequest, 'token'>, signal: AbortSignal): Promise<unknown> {
     // Quiet period after a denial, unless an operator has replaced the credential meanwhile.
-    if (this.denied && this.clock.now() < this.deniedUntil && !(await this.renewer.credentialsChanged())) {
+    if (this.denied && this.quiet.remainingMs() > 0 && !(await this.renewer.credentialsChanged())) {
       throw this.denied;
     }
     const token = await this.renewer.token(signal);
@@ -50,16 +53,14 @@ export class VaultSession {
   }
 
   private succeeded(body: unknown, token: string): unknown {
-    this.streak = 0;
+    this.quiet.reset();
     this.denied = undefined;
     this.renewer.noteSuccess(token);
     return body;
   }
 
   private deny(path: string): BackendMisconfiguredError {
-    const pause = Math.min(this.backoff.maxBackoffMs, this.backoff.minBackoffMs * 2 ** this.streak);
-    this.streak++;
-    this.deniedUntil = this.clock.now() + pause;
+    this.quiet.fail();
     this.denied = new BackendMisconfiguredError(
       `Vault denied ${path} after a fresh login: kleidi's policy lacks a capability on this path ` +
         `(or the token was revoked and cannot be replaced)`,

@@ -1,6 +1,7 @@
 import { BackendUnavailableError, KmsError } from '../../../domain/model/errors.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
+import { Backoff } from '../shared/backoff.js';
 import type { VaultAuth } from './vault-transit.auth.js';
 import type { VaultTransitClient } from './vault-transit.client.js';
 import { classifyFailure, isPermissionDenied, toKmsError } from './vault-transit.errors.js';
@@ -17,8 +18,8 @@ import { expiry, type HeldToken, type RenewerOptions, type VaultTokenState } fro
 export class VaultTokenRenewer {
   private held: HeldToken | undefined;
   private loginInFlight: Promise<string> | undefined;
-  private gateUntil = 0;
-  private problems = 0;
+  /** Spaces logins: a pause starts with each login, as long as the problems since the last success call for. */
+  private readonly gate: Backoff;
   private lastError: KmsError | undefined;
   private timer: NodeJS.Timeout | undefined;
   private logins = 0;
@@ -33,12 +34,14 @@ export class VaultTokenRenewer {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly opts: RenewerOptions,
-  ) {}
+  ) {
+    this.gate = new Backoff({ minMs: opts.minBackoffMs, maxMs: opts.maxBackoffMs }, clock);
+  }
 
   /** The token to use now; logs in when none is held or it has expired. */
   async token(signal: AbortSignal): Promise<string> {
     const h = this.held;
-    if (h && (h.expiresAt === undefined || this.clock.now() < h.expiresAt)) return h.token.token;
+    if (h && (h.expiresAt === undefined || this.clock.monotonic() < h.expiresAt)) return h.token.token;
     return this.login(signal);
   }
 
@@ -53,8 +56,8 @@ export class VaultTokenRenewer {
     const h = this.held;
     if (h && h.token.token !== stale) return h.token.token;
     if (this.loginInFlight) return this.loginInFlight;
-    if (!h?.proven && this.clock.now() < this.gateUntil && !(await this.credentialsChanged())) {
-      this.problems++;
+    if (!h?.proven && this.gate.remainingMs() > 0 && !(await this.credentialsChanged())) {
+      this.gate.noteFailure();
       return undefined;
     }
     this.held = undefined;
@@ -74,7 +77,7 @@ export class VaultTokenRenewer {
   /** An authenticated call with `token` succeeded: credential and policy work, so backoff starts over. */
   noteSuccess(token: string): void {
     if (this.held?.token.token === token) this.held.proven = true;
-    this.problems = 0;
+    this.gate.forgetFailures();
     this.lastError = undefined;
   }
 
@@ -82,12 +85,21 @@ export class VaultTokenRenewer {
     const h = this.held;
     return {
       method: this.auth.method,
-      ...(h?.expiresAt !== undefined ? { tokenExpiresAt: new Date(h.expiresAt).toISOString() } : {}),
+      ...(h?.expiresAt !== undefined ? { tokenExpiresAt: this.wallTime(h.expiresAt) } : {}),
       ...(h ? { renewable: h.token.renewable } : {}),
       logins: this.logins,
       renewals: this.renewals,
       ...(this.lastError ? { lastError: this.lastError.message } : {}),
     };
+  }
+
+  /**
+   * A monotonic instant as wall time, for health details: the expiry is kept
+   * on the monotonic clock (computed from the TTL Vault gave), so setting the
+   * wall clock neither expires a valid token early nor keeps an expired one.
+   */
+  private wallTime(monotonicAt: number): string {
+    return new Date(this.clock.now() + (monotonicAt - this.clock.monotonic())).toISOString();
   }
 
   close(): void {
@@ -98,11 +110,11 @@ export class VaultTokenRenewer {
 
   private async login(signal: AbortSignal, replacingProven = false): Promise<string> {
     if (this.loginInFlight) return this.loginInFlight;
-    if (!replacingProven && this.clock.now() < this.gateUntil && !(await this.credentialsChanged())) {
+    if (!replacingProven && this.gate.remainingMs() > 0 && !(await this.credentialsChanged())) {
       throw this.lastError ?? new BackendUnavailableError('waiting before logging in to Vault again');
     }
     if (this.loginInFlight) return this.loginInFlight; // another caller started one while we checked
-    this.gateUntil = this.clock.now() + Math.min(this.opts.maxBackoffMs, this.opts.minBackoffMs * 2 ** this.problems);
+    this.gate.pause();
     this.loginInFlight = this.doLogin(signal).finally(() => (this.loginInFlight = undefined));
     return this.loginInFlight;
   }
@@ -112,7 +124,7 @@ export class VaultTokenRenewer {
     try {
       this.stampAtLogin = await filesStamp(this.auth.credentialFiles);
       const token = await this.auth.login(signal);
-      const now = this.clock.now();
+      const now = this.clock.monotonic();
       this.held = { token, proven: false, firstTtl: token.ttlSeconds, expiresAt: expiry(now, token) };
       this.log.info(
         { method: this.auth.method, ttlSeconds: token.ttlSeconds, renewable: token.renewable },
@@ -121,7 +133,7 @@ export class VaultTokenRenewer {
       this.schedule(token.ttlSeconds * 1_000 * this.opts.renewFraction);
       return token.token;
     } catch (err) {
-      this.problems++;
+      this.gate.noteFailure();
       this.lastError = err instanceof KmsError ? err : toKmsError(classifyFailure(err), 'Vault login');
       this.log.warn(
         { method: this.auth.method, kind: this.lastError.kind, reason: this.lastError.message },
@@ -144,7 +156,7 @@ export class VaultTokenRenewer {
     if (this.closed) return;
     const signal = AbortSignal.timeout(10_000);
     const nearMaxTtl = h !== undefined && h.token.ttlSeconds < h.firstTtl / 2 && this.auth.method !== 'token';
-    if (!h || !h.token.renewable || nearMaxTtl) return this.backgroundLogin(signal);
+    if (!h?.token.renewable || nearMaxTtl) return this.backgroundLogin(signal);
     try {
       const body = await this.client.send(
         { method: 'POST', path: 'auth/token/renew-self', token: h.token.token },
@@ -152,7 +164,7 @@ export class VaultTokenRenewer {
       );
       const renewed = { ...parseAuth(body, 'token renewal'), token: h.token.token };
       if (this.held !== h) return; // replaced by a login meanwhile, which scheduled its own renewal
-      this.held = { ...h, token: renewed, expiresAt: expiry(this.clock.now(), renewed) };
+      this.held = { ...h, token: renewed, expiresAt: expiry(this.clock.monotonic(), renewed) };
       this.renewals++;
       this.log.debug({ method: this.auth.method, ttlSeconds: renewed.ttlSeconds }, 'renewed the Vault token');
       this.schedule(renewed.ttlSeconds * 1_000 * this.opts.renewFraction);
@@ -164,7 +176,7 @@ export class VaultTokenRenewer {
         return this.backgroundLogin(signal);
       }
       // Transient trouble: try again well before the token expires, never faster than the backoff.
-      const left = h.expiresAt === undefined ? this.opts.maxBackoffMs : h.expiresAt - this.clock.now();
+      const left = h.expiresAt === undefined ? this.opts.maxBackoffMs : h.expiresAt - this.clock.monotonic();
       this.schedule(Math.max(1, Math.min(this.opts.maxBackoffMs, left / 3)));
     }
   }
@@ -173,7 +185,7 @@ export class VaultTokenRenewer {
     try {
       await this.login(signal); // schedules the next renewal itself
     } catch {
-      this.schedule(Math.max(1, this.gateUntil - this.clock.now()));
+      this.schedule(Math.max(1, this.gate.remainingMs()));
     }
   }
 }

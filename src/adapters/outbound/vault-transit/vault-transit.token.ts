@@ -25,10 +25,11 @@ export interface HeldToken {
   proven: boolean;
   /** The TTL at login; renewals returning much less mean the max TTL is near. */
   readonly firstTtl: number;
+  /** On the Clock's monotonic time; undefined when the token never expires. */
   readonly expiresAt: number | undefined;
 }
 
-/** When a token obtained `now` expires; undefined when its TTL is 0 (it never does). */
+/** When a token obtained at monotonic time `now` expires; undefined when its TTL is 0 (it never does). */
 export function expiry(now: number, t: VaultToken): number | undefined {
   return t.ttlSeconds > 0 ? now + t.ttlSeconds * 1_000 : undefined;
 }

@@ -1,8 +1,28 @@
-import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
+import { BackendMisconfiguredError, KmsError } from '../../../domain/model/errors.js';
+import { abortable } from '../../../domain/services/abortable.js';
+import type { Clock } from '../../../ports/outbound/clock.port.js';
+import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { classifyFailure, toKmsError, VaultCallFailure } from './vault-transit.errors.js';
 import type { TransitKeyRef } from './vault-transit.key-id.js';
 import { parseCiphertext, parsePlaintext, parseTransitKey, type TransitKeyInfo } from './vault-transit.responses.js';
 import type { VaultSession } from './vault-transit.session.js';
+
+/**
+ * A key_id or ciphertext the cached metadata cannot explain triggers at most
+ * one fresh metadata read per this interval, shared by concurrent callers:
+ * made-up key_ids cost Vault one read a second, not one per Decrypt (the
+ * PKCS#11 catalog's rescan guard allows the same).
+ */
+const MISS_REREAD_MS = 1_000;
+
+/** A signal that never aborts: a read shared by several callers is bounded by the client's call budget. */
+const SHARED = new AbortController().signal;
+
+/** The outcome of the last metadata read, on the monotonic clock. */
+type LastRead = { readonly at: number } & (
+  | { readonly info: TransitKeyInfo | undefined }
+  | { readonly error: KmsError }
+);
 
 /** Key types whose transit encryption takes `associated_data` (keysutil AssociatedDataSupported). */
 const AEAD_TYPES = new Set(['aes128-gcm96', 'aes256-gcm96', 'chacha20-poly1305']);
@@ -34,11 +54,16 @@ export function assertUsableKey(ref: TransitKeyRef, info: TransitKeyInfo): void 
  */
 export class TransitApi {
   private cached: TransitKeyInfo | undefined;
+  private lastRead: LastRead | undefined;
+  private missRead: Promise<TransitKeyInfo | undefined> | undefined;
+  private readonly reported = new Set<string>();
   private readonly base: string;
 
   constructor(
     private readonly session: VaultSession,
     readonly ref: TransitKeyRef,
+    private readonly clock: Clock,
+    private readonly log: Logger,
   ) {
     this.base = ref.mount.replace(/^\/+|\/+$/g, '');
   }
@@ -46,13 +71,39 @@ export class TransitApi {
   /** Reads the key's metadata now; undefined when the key does not exist (404). */
   async readKey(signal: AbortSignal): Promise<TransitKeyInfo | undefined> {
     try {
-      this.cached = parseTransitKey(await this.session.call({ method: 'GET', path: this.path('keys') }, signal));
-      return this.cached;
+      return this.remember(
+        parseTransitKey(await this.session.call({ method: 'GET', path: this.path('keys') }, signal)),
+      );
     } catch (err) {
       const f = classifyFailure(err);
-      if (f instanceof VaultCallFailure && f.status === 404) return undefined;
+      if (f instanceof VaultCallFailure && f.status === 404) {
+        this.lastRead = { at: this.clock.monotonic(), info: undefined };
+        return undefined;
+      }
       throw toKmsError(f, `reading transit key ${this.ref.key}`);
     }
+  }
+
+  /**
+   * Metadata for a key_id or ciphertext the cached copy does not explain: the
+   * outcome of a read at most MISS_REREAD_MS old, else a new read that
+   * concurrent callers share.
+   */
+  async freshKey(signal: AbortSignal): Promise<TransitKeyInfo | undefined> {
+    const last = this.lastRead;
+    if (last && this.clock.monotonic() - last.at < MISS_REREAD_MS) {
+      if ('error' in last) throw last.error;
+      return last.info;
+    }
+    // A failed shared read is remembered too, so a flood during an outage does not multiply the reads.
+    this.missRead ??= this.readKey(SHARED)
+      .catch((err: unknown) => {
+        const error = err instanceof KmsError ? err : toKmsError(classifyFailure(err), 'reading transit key');
+        this.lastRead = { at: this.clock.monotonic(), error };
+        throw error;
+      })
+      .finally(() => (this.missRead = undefined));
+    return abortable(this.missRead, signal);
   }
 
   /** The metadata as last read (by currentVersion's regular refresh), reading it when none is held. */
@@ -60,12 +111,21 @@ export class TransitApi {
     return this.cached ?? this.readKey(signal);
   }
 
+  /** Creates the key; transit's create leaves an existing key as it is. */
   async createKey(type: string, signal: AbortSignal): Promise<void> {
     await this.write('keys', { type }, signal, `creating transit key ${this.ref.key}`);
   }
 
-  async rotate(signal: AbortSignal): Promise<void> {
-    await this.write('keys', undefined, signal, `rotating transit key ${this.ref.key}`, '/rotate');
+  /**
+   * Adds a version. Vault answers with the key's metadata as it stood right
+   * after this rotation, taken under the key's lock, so its latest version is
+   * the one this call added even when others rotate at the same time
+   * (https://github.com/hashicorp/vault/blob/v1.21.4/builtin/logical/transit/path_rotate.go);
+   * undefined from a server that answers 204 instead.
+   */
+  async rotate(signal: AbortSignal): Promise<TransitKeyInfo | undefined> {
+    const body = await this.write('keys', undefined, signal, `rotating transit key ${this.ref.key}`, '/rotate');
+    return hasData(body) ? this.remember(parseTransitKey(body)) : undefined;
   }
 
   /** Encrypts with exactly `version`; rejects with VaultCallFailure on a 400 for the caller to interpret. */
@@ -103,7 +163,7 @@ export class TransitApi {
     suffix = '',
   ) {
     try {
-      await this.session.call(
+      return await this.session.call(
         { method: 'POST', path: this.path(op) + suffix, body: body ?? {}, idempotent: false },
         signal,
       );
@@ -112,9 +172,55 @@ export class TransitApi {
     }
   }
 
+  private remember(info: TransitKeyInfo): TransitKeyInfo {
+    this.cached = info;
+    this.lastRead = { at: this.clock.monotonic(), info };
+    this.warnRisky(info);
+    return info;
+  }
+
+  /**
+   * Warns once per process about key settings that let the KEK leave Vault or
+   * be destroyed. exportable and allow_plaintext_backup cannot be turned off
+   * once set (https://developer.hashicorp.com/vault/api-docs/secret/transit#create-key);
+   * deletion_allowed can.
+   */
+  private warnRisky(info: TransitKeyInfo): void {
+    const { mount, key } = this.ref;
+    const risks: [boolean, string, string][] = [
+      [
+        info.exportable,
+        'exportable',
+        `transit key ${key} is exportable: anyone whose policy allows ${mount}/export/.../${key} can read the ` +
+          'key-encryption key out of Vault; Vault cannot turn this off, so move to a new, non-exportable key',
+      ],
+      [
+        info.allowPlaintextBackup,
+        'allow_plaintext_backup',
+        `transit key ${key} allows plaintext backup: ${mount}/backup/${key} hands out the key-encryption key; ` +
+          'Vault cannot turn this off, so move to a new key without it',
+      ],
+      [
+        info.deletionAllowed,
+        'deletion_allowed',
+        `transit key ${key} may be deleted, which would make every Secret it protects unreadable; ` +
+          `turn it off: vault write ${mount}/keys/${key}/config deletion_allowed=false`,
+      ],
+    ];
+    for (const [risky, setting, message] of risks) {
+      if (!risky || this.reported.has(setting)) continue;
+      this.reported.add(setting);
+      this.log.warn({ setting }, message);
+    }
+  }
+
   private path(op: string): string {
     return `${this.base}/${op}/${encodeURIComponent(this.ref.key)}`;
   }
+}
+
+function hasData(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && 'data' in body && body.data !== null;
 }
 
 function b64(bytes: Uint8Array): string {

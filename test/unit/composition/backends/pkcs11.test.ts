@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Pkcs11ConfigSchema, pkcs11Backend, pkcs11Options } from '../../../../src/composition/backends/pkcs11.js';
-import { describeObject } from '../../../../src/composition/config/describe-schema.js';
+import { Pkcs11ConfigSchema, pkcs11Backend, pkcs11Options } from '#src/composition/backends/pkcs11.js';
+import { describeObject } from '../../../../tools/describe-schema.js';
 
 describe('pkcs11 backend config', () => {
   it('defaults to the Debian SoftHSM2 module and a 4-session pool', () => {
@@ -14,7 +14,7 @@ describe('pkcs11 backend config', () => {
     expect(pkcs11Backend).toMatchObject({ name: 'pkcs11', section: 'pkcs11' });
   });
 
-  it('has the fields behind the issue-mandated env names', () => {
+  it('has the fields behind the documented env names (docs/backends/pkcs11.md)', () => {
     // The loader derives KLEIDI_PKCS11_<UPPER_SNAKE_FIELD>.
     for (const f of ['module', 'tokenLabel', 'pinFile', 'keyLabel'])
       expect(Object.keys(Pkcs11ConfigSchema.shape)).toContain(f);
@@ -42,6 +42,20 @@ describe('pkcs11 backend config', () => {
     expect(Pkcs11ConfigSchema.safeParse({ tokenLabel: 'a', tokenSerial: 'b' }).success).toBe(false);
     expect(Pkcs11ConfigSchema.safeParse({ tokenLabel: 'a', keyLabel: 'a:b' }).success).toBe(false);
     expect(Pkcs11ConfigSchema.safeParse({ tokenSerial: 'b' }).success).toBe(true);
+  });
+
+  it('refuses keys that can leave the token unless a setting naming the risk accepts them', () => {
+    const strict = pkcs11Options(Pkcs11ConfigSchema.parse({ tokenLabel: 'kms' }), {});
+    expect(strict).toMatchObject({ allowExtractableKeysInsecure: false, allowPreviouslyExposedKeys: false });
+    const c = Pkcs11ConfigSchema.parse({
+      tokenLabel: 'kms',
+      allowExtractableKeysInsecure: 'true', // as KLEIDI_PKCS11_ALLOW_EXTRACTABLE_KEYS_INSECURE
+      allowPreviouslyExposedKeys: 'yes',
+    });
+    expect(pkcs11Options(c, {})).toMatchObject({
+      allowExtractableKeysInsecure: true,
+      allowPreviouslyExposedKeys: true,
+    });
   });
 
   it('turns config and KLEIDI_PKCS11_PIN into adapter options', () => {

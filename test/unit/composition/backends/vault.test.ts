@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  VAULT_TOKEN_ENV,
-  VaultConfigSchema,
-  vaultBackend,
-  vaultSettings,
-} from '../../../../src/composition/backends/vault.js';
-import { describeObject } from '../../../../src/composition/config/describe-schema.js';
+import { VAULT_TOKEN_ENV, VaultConfigSchema, vaultBackend, vaultSettings } from '#src/composition/backends/vault.js';
+import { describeObject } from '../../../../tools/describe-schema.js';
 
 const address = 'https://vault.example:8200';
 
@@ -24,7 +19,7 @@ describe('vault backend config', () => {
     expect(vaultBackend).toMatchObject({ name: 'vault', section: 'vault', secretEnv: [VAULT_TOKEN_ENV] });
   });
 
-  it('has the fields behind the issue-mandated env names, and no token field', () => {
+  it('has the fields behind the documented env names (docs/backends/vault.md), and no token field', () => {
     const fields = Object.keys(VaultConfigSchema.shape);
     for (const f of [
       'address',

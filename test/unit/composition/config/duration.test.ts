@@ -1,30 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { duration, fileMode, flag, parseDuration } from '../../../../src/composition/config/duration.js';
-
-describe('parseDuration', () => {
-  it.each<[string | number, number]>([
-    ['1s', 1_000],
-    ['500ms', 500],
-    ['2m', 120_000],
-    ['1h', 3_600_000],
-    ['1.5s', 1_500],
-    ['250', 250], // a bare number is milliseconds
-    [' 2s ', 2_000],
-    ['3 s', 3_000],
-    ['0', 0],
-    [750, 750],
-    [0, 0],
-  ])('%j → %i ms', (raw, ms) => {
-    expect(parseDuration(raw)).toBe(ms);
-  });
-
-  it.each<string | number>(['soon', '1d', '-1s', '', 's', '1s2', '1e3', '0x10', '1,5s', -1, Number.NaN, Infinity])(
-    '%j is not a duration',
-    (raw) => {
-      expect(parseDuration(raw)).toBeUndefined();
-    },
-  );
-});
+import { duration, fileMode, flag } from '#src/composition/config/duration.js';
 
 describe('duration(min, max)', () => {
   const d = duration(100, 30_000);

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backends } from '../../../../src/composition/backends/index.js';
-import { parseDuration } from '../../../../src/composition/config/duration.js';
-import { ConfigError, envToRaw, loadConfig } from '../../../../src/composition/config/load.js';
+import { backends } from '#src/composition/backends/index.js';
+import { ConfigError, envToRaw, loadConfig } from '#src/composition/config/load.js';
 
 /**
- * Properties of the configuration loader (reliability campaign, issue 8):
+ * Properties of the configuration loader (reliability campaign, docs/reliability.md):
  * whatever an operator or a Kubernetes pod spec puts into flags, KLEIDI_*
  * variables and the YAML file, loading either yields a valid configuration or
  * a ConfigError that names the offending source, precedence always holds, and
@@ -23,9 +22,6 @@ const yamlFile = (text: string) => {
   return path;
 };
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, '': 1 } as const;
-const unit = fc.constantFrom(...(Object.keys(UNIT_MS) as (keyof typeof UNIT_MS)[]));
-const space = fc.constantFrom('', ' ', '  ', '\t');
 const SECRET_ENV = backends.flatMap((b) => b.secretEnv ?? []);
 
 /** A refreshInterval inside its bounds (100 ms .. 30 s), written as an operator might. */
@@ -35,42 +31,6 @@ const interval = fc
   .map(([ms, u]) => ({ text: u === 'ms' ? `${ms}ms` : `${ms / 1_000}s`, ms }));
 
 describe('configuration loader properties', () => {
-  it('parseDuration: <number><unit> with any surrounding blanks is number × unit', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 1_000_000 }),
-        fc.integer({ min: 0, max: 999 }),
-        unit,
-        space,
-        space,
-        space,
-        (whole, frac, u, a, b, c) => {
-          const text = frac === 0 ? `${whole}` : `${whole}.${String(frac).padStart(3, '0')}`;
-          expect(parseDuration(`${a}${text}${b}${u}${c}`)).toBeCloseTo(Number(text) * UNIT_MS[u], 6);
-        },
-      ),
-    );
-  });
-
-  it('parseDuration never returns NaN, a negative or an infinite number, whatever the input', () => {
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.string({ unit: 'binary', maxLength: 20 }),
-          fc.double(),
-          fc.stringMatching(/^-?[0-9.e+]{1,8}(ms|s|m|h|d)?$/),
-        ),
-        (raw) => {
-          const ms = parseDuration(raw);
-          if (ms !== undefined) {
-            expect(Number.isFinite(ms)).toBe(true);
-            expect(ms).toBeGreaterThanOrEqual(0);
-          }
-        },
-      ),
-    );
-  });
-
   it('precedence: flags > KLEIDI_* > file > default, for any combination of sources', () => {
     fc.assert(
       fc.property(fc.option(interval), fc.option(interval), fc.option(interval), (file, env, flag) => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, envToRaw, loadConfig, mergeRaw } from '../../../../src/composition/config/load.js';
+import { ConfigError, envToRaw, loadConfig, mergeRaw } from '#src/composition/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kleidi-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,10 +19,18 @@ describe('loadConfig defaults', () => {
       backend: 'local',
       socket: 'unix:///var/run/kleidi/kms.sock',
       socketMode: 0o600,
+      allowAbstractSocketInsecure: false,
+      socketMaxConnections: 16,
+      socketMaxStreams: 64,
+      socketHandshakeTimeout: 10_000,
+      socketIdleTimeout: 300_000,
+      maxCallDuration: 30_000,
+      maxHealthWatches: 8,
       stateDir: '/var/lib/kleidi',
       refreshInterval: 10_000,
       shutdownGrace: 10_000,
       logLevel: 'info',
+      logFormat: 'auto',
       httpAddress: '127.0.0.1:8181',
       backendConfig: {},
       ignoredEnv: [],
@@ -133,5 +141,13 @@ describe('loadConfig file problems', () => {
   it('refuses a file that is not a mapping, or not YAML', () => {
     expect(problems(() => loadConfig({ config: yamlFile('- a\n- b\n') }, {}))[0]).toMatch(/not a mapping/);
     expect(problems(() => loadConfig({ config: yamlFile('a: [unclosed\n') }, {}))).toHaveLength(1);
+  });
+});
+
+describe('loadConfig logFormat', () => {
+  it('takes json or text from KLEIDI_LOG_FORMAT, the flag winning, and refuses anything else', () => {
+    expect(loadConfig({}, { KLEIDI_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadConfig({ logFormat: 'text' }, { KLEIDI_LOG_FORMAT: 'json' }).logFormat).toBe('text');
+    expect(() => loadConfig({}, { KLEIDI_LOG_FORMAT: 'pretty' })).toThrow(/logFormat \(KLEIDI_LOG_FORMAT\)/);
   });
 });

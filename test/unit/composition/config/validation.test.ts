@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Raw } from '../../../../src/composition/config/load.js';
+import { ConfigError, loadConfig, type Raw } from '#src/composition/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kleidi-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +34,7 @@ describe('loadConfig refuses bad settings', () => {
 
   it('refuses an unknown backend, listing the valid ones', () => {
     expect(problems({ backend: 'vaultt' })[0]).toMatch(
-      /^backend: "vaultt" is not one of local, pkcs11, vault, in-memory/,
+      /^backend: "vaultt" is not one of local, pkcs11, vault, aws, in-memory/,
     );
   });
 
@@ -147,5 +147,32 @@ describe('in-memory backend', () => {
     const file = join(dir, 'in-memory.yaml');
     writeFileSync(file, 'backend: in-memory\ninMemory:\n  acknowledgeDataLoss: true\n');
     expect(loadConfig({ config: file }, {}).backendConfig).toEqual({ acknowledgeDataLoss: true });
+  });
+});
+
+describe('abstract sockets', () => {
+  it('are refused unless allowAbstractSocketInsecure is set, naming the setting', () => {
+    expect(problems({ socket: 'unix:///@kms' })).toEqual([
+      expect.stringMatching(/^socket: .*allowAbstractSocketInsecure/),
+    ]);
+    expect(problems({}, { KLEIDI_SOCKET: '@kms' })).toEqual([
+      expect.stringMatching(/^socket \(KLEIDI_SOCKET\): .*abstract socket/),
+    ]);
+    expect(loadConfig({ socket: 'unix:///@kms', allowAbstractSocketInsecure: true }, {}).socket).toBe('unix:///@kms');
+    expect(loadConfig({ socket: 'unix:///@kms' }, { KLEIDI_ALLOW_ABSTRACT_SOCKET_INSECURE: 'true' }).socket).toBe(
+      'unix:///@kms',
+    );
+  });
+
+  it('refuse socketMode and socketGroup, which have no file to apply to, even when allowed', () => {
+    const allowed = { socket: 'unix:///@kms', allowAbstractSocketInsecure: true };
+    expect(problems({ ...allowed, socketMode: '0600' })).toEqual([expect.stringMatching(/^socketMode: .*abstract/)]);
+    expect(problems({ ...allowed }, { KLEIDI_SOCKET_GROUP: 'kube' })).toEqual([
+      expect.stringMatching(/^socketGroup \(KLEIDI_SOCKET_GROUP\): .*abstract/),
+    ]);
+  });
+
+  it('leave socket paths and their mode alone', () => {
+    expect(loadConfig({ socket: '/run/kms.sock', socketMode: '0660' }, {}).socketMode).toBe(0o660);
   });
 });

@@ -1,11 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  annotationsEqual,
-  isValidAnnotationKey,
-  validateAnnotations,
-} from '../../../../src/domain/model/annotations.js';
-import { InvalidRequestError } from '../../../../src/domain/model/errors.js';
+import { annotationsEqual, isValidAnnotationKey, validateAnnotations } from '#src/domain/model/annotations.js';
+import { InvalidRequestError } from '#src/domain/model/errors.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const label = (n: number) => 'a'.repeat(n);

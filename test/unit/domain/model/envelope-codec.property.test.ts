@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, envelopeHeader } from '../../../../src/domain/model/envelope.js';
-import { MalformedCiphertextError } from '../../../../src/domain/model/errors.js';
-import { parseKeyId, type KeyId } from '../../../../src/domain/model/key-id.js';
-import type { WrappedKey } from '../../../../src/domain/model/key-version.js';
+import { decodeEnvelope, encodeEnvelope, envelopeHeader } from '#src/domain/model/envelope.js';
+import { MalformedCiphertextError } from '#src/domain/model/errors.js';
+import { parseKeyId, type KeyId } from '#src/domain/model/key-id.js';
+import type { WrappedKey } from '#src/domain/model/key-version.js';
 
 /**
  * Properties of the envelope codec that envelope-properties.test.ts does not
- * cover (reliability campaign, issue 8): byte views at an offset, truncation,
+ * cover (reliability campaign, docs/reliability.md): byte views at an offset, truncation,
  * header injectivity (the AEAD associated data), exact sizes with multi-byte
  * key_ids, and the apiserver's 1024-byte ciphertext limit for real seeds.
  */

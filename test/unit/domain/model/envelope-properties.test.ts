@@ -1,14 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  ENVELOPE_FORMAT,
-  envelopeHeader,
-} from '../../../../src/domain/model/envelope.js';
-import { KmsError, MalformedCiphertextError } from '../../../../src/domain/model/errors.js';
-import { parseKeyId } from '../../../../src/domain/model/key-id.js';
-import type { WrappedKey } from '../../../../src/domain/model/key-version.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_FORMAT, envelopeHeader } from '#src/domain/model/envelope.js';
+import { KmsError, MalformedCiphertextError } from '#src/domain/model/errors.js';
+import { parseKeyId } from '#src/domain/model/key-id.js';
+import type { WrappedKey } from '#src/domain/model/key-version.js';
 
 const keyId = fc
   .string({ unit: 'binary', minLength: 1, maxLength: 300 })
@@ -73,7 +68,7 @@ describe('envelope codec properties', () => {
   it('whatever decodes re-encodes to the same bytes (one encoding per envelope)', () => {
     fc.assert(
       fc.property(plausible, (b) => {
-        let decoded;
+        let decoded: ReturnType<typeof decodeEnvelope>;
         try {
           decoded = decodeEnvelope(b);
         } catch {

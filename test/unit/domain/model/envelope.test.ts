@@ -7,11 +7,11 @@ import {
   envelopeAnnotations,
   envelopeHeader,
   FORMAT_ANNOTATION_KEY,
-} from '../../../../src/domain/model/envelope.js';
-import { validateAnnotations } from '../../../../src/domain/model/annotations.js';
-import { MalformedCiphertextError } from '../../../../src/domain/model/errors.js';
-import { parseKeyId } from '../../../../src/domain/model/key-id.js';
-import type { WrappedKey } from '../../../../src/domain/model/key-version.js';
+} from '#src/domain/model/envelope.js';
+import { validateAnnotations } from '#src/domain/model/annotations.js';
+import { MalformedCiphertextError } from '#src/domain/model/errors.js';
+import { parseKeyId } from '#src/domain/model/key-id.js';
+import type { WrappedKey } from '#src/domain/model/key-version.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const filled = (n: number, v: number) => new Uint8Array(n).fill(v);
@@ -71,6 +71,26 @@ describe('encode/decode round trip', () => {
     ['1024-byte key_id', opaque('k'.repeat(1024))],
   ])('%s', (_what, w) => {
     expect(decodeEnvelope(encodeEnvelope(w))).toEqual({ format: ENVELOPE_FORMAT, ...w });
+  });
+
+  it('authenticates the key_id bytes as received: a UTF-8 BOM inserted before it is not dropped', () => {
+    const original = encodeEnvelope(gcm());
+    const id = original.subarray(5, 5 + 'local:v1:abcdef'.length);
+    // The same envelope with EF BB BF before the key_id and the length fixed up.
+    const tampered = new Uint8Array([
+      ...original.subarray(0, 3),
+      0,
+      id.length + 3,
+      0xef,
+      0xbb,
+      0xbf,
+      ...original.subarray(5),
+    ]);
+    const decoded = decodeEnvelope(tampered);
+    // Another key_id than the original, so no backend unwraps it under the original's key,
+    expect(decoded.keyId).toBe('\uFEFFlocal:v1:abcdef');
+    // and the header a backend binds (rebuilt from the key_id) is exactly the bytes received.
+    expect(encodeEnvelope(decoded)).toEqual(tampered);
   });
 });
 

@@ -11,7 +11,7 @@ import {
   KmsError,
   MalformedCiphertextError,
   stopsWrites,
-} from '../../../../src/domain/model/errors.js';
+} from '#src/domain/model/errors.js';
 
 const all = [
   [InvalidRequestError, 'invalid-request', false, false],

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidRequestError } from '../../../../src/domain/model/errors.js';
-import { composeKeyId, parseKeyId } from '../../../../src/domain/model/key-id.js';
+import { InvalidRequestError } from '#src/domain/model/errors.js';
+import { composeKeyId, parseKeyId } from '#src/domain/model/key-id.js';
 
 describe('parseKeyId (apiserver ValidateKeyID: 1..1024 UTF-8 bytes)', () => {
   it('refuses an empty key_id', () => {

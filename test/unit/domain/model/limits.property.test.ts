@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isValidAnnotationKey, validateAnnotations } from '../../../../src/domain/model/annotations.js';
-import { InvalidRequestError } from '../../../../src/domain/model/errors.js';
-import { ANNOTATIONS_MAX_BYTES, utf8Length } from '../../../../src/domain/model/limits.js';
+import { isValidAnnotationKey, validateAnnotations } from '#src/domain/model/annotations.js';
+import { InvalidRequestError } from '#src/domain/model/errors.js';
+import { ANNOTATIONS_MAX_BYTES, utf8Length } from '#src/domain/model/limits.js';
 
 /**
  * Properties of the limit validators that limits.test.ts and
- * annotations.test.ts do not cover (reliability campaign, issue 8): agreement
+ * annotations.test.ts do not cover (reliability campaign, docs/reliability.md): agreement
  * with an independent transcription of the apiserver's rule, and exact
  * behaviour at the 32 KiB annotations limit.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CancelledError, DeadlineExceededError, KeyUnusableError } from '../../../../src/domain/model/errors.js';
-import { abortable, abortReason, throwIfAborted } from '../../../../src/domain/services/abortable.js';
+import { CancelledError, DeadlineExceededError, KeyUnusableError } from '#src/domain/model/errors.js';
+import { abortable, abortReason, throwIfAborted } from '#src/domain/services/abortable.js';
 
 const never = <T>() => new Promise<T>(() => undefined);
 

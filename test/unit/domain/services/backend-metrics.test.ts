@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BackendMisconfiguredError, MalformedCiphertextError } from '../../../../src/domain/model/errors.js';
-import { parseKeyId } from '../../../../src/domain/model/key-id.js';
-import { InstrumentedKeyWrapper, keyStateMetrics, outcomeOf } from '../../../../src/domain/services/backend-metrics.js';
-import type { BackendOp, BackendOutcome, Metrics } from '../../../../src/ports/outbound/metrics.port.js';
+import { BackendMisconfiguredError, MalformedCiphertextError } from '#src/domain/model/errors.js';
+import { parseKeyId } from '#src/domain/model/key-id.js';
+import { InstrumentedKeyWrapper, keyStateMetrics, outcomeOf } from '#src/domain/services/backend-metrics.js';
+import type { BackendOp, BackendOutcome, Metrics } from '#src/ports/outbound/metrics.port.js';
 import { aDataKey, aSignal } from '../../../support/builders.js';
 import { scriptedWrapper } from './scripted-wrapper.js';
 
@@ -17,6 +17,7 @@ function recordingMetrics() {
     setCurrentKey: (backend, keyId) => void events.push(`key ${backend} ${keyId}`),
     countRotation: (backend) => void events.push(`rotation ${backend}`),
     watchCredentialExpiry: () => undefined,
+    watchBackendRequests: () => undefined,
   } satisfies Metrics;
   return { metrics, ops, events };
 }
@@ -74,6 +75,15 @@ describe('keyStateMetrics observer', () => {
     obs.onRotation?.(a, b);
     expect(rec.events).toEqual(['health local true', 'key local local:v1:aa', 'health local false', 'rotation local']);
     expect(seen).toEqual(['refresh', 'refresh', 'rotation']);
+  });
+
+  it('turns the health gauge down when a probe is overdue, before that probe answers', () => {
+    const rec = recordingMetrics();
+    const seen: string[] = [];
+    const obs = keyStateMetrics(rec.metrics, 'vault', { onOverdue: () => void seen.push('overdue') });
+    obs.onOverdue?.({ healthy: false, reason: 'deadline-exceeded: …', lastSuccessAt: 1 });
+    expect(rec.events).toEqual(['health vault false']);
+    expect(seen).toEqual(['overdue']);
   });
 
   it('maps outcomes to a closed set', () => {

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, envelopeAnnotations } from '../../../../src/domain/model/envelope.js';
+import { decodeEnvelope, encodeEnvelope, envelopeAnnotations } from '#src/domain/model/envelope.js';
 import {
   BackendUnavailableError,
   CancelledError,
@@ -7,11 +7,11 @@ import {
   InvalidRequestError,
   KeyVersionUnknownError,
   MalformedCiphertextError,
-} from '../../../../src/domain/model/errors.js';
-import { composeKeyId } from '../../../../src/domain/model/key-id.js';
-import { EnvelopeService } from '../../../../src/domain/services/envelope-service.js';
-import { KeyStateTracker } from '../../../../src/domain/services/key-state-tracker.js';
-import type { DecryptCommand } from '../../../../src/ports/inbound/key-management.port.js';
+} from '#src/domain/model/errors.js';
+import { composeKeyId } from '#src/domain/model/key-id.js';
+import { EnvelopeService } from '#src/domain/services/envelope-service.js';
+import { KeyStateTracker } from '#src/domain/services/key-state-tracker.js';
+import type { DecryptCommand } from '#src/ports/inbound/key-management.port.js';
 import { aDataKey, aSignal, recordingLogger } from '../../../support/builders.js';
 import { FakeClock } from '../../../support/fake-clock.js';
 import { scriptedWrapper } from './scripted-wrapper.js';

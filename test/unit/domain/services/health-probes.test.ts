@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BackendMisconfiguredError, BackendUnavailableError } from '../../../../src/domain/model/errors.js';
-import { KeyStateHealthProbes } from '../../../../src/domain/services/health-probes.js';
-import { KeyStateTracker } from '../../../../src/domain/services/key-state-tracker.js';
-import type { ProbeResult } from '../../../../src/ports/inbound/operations.port.js';
+import { BackendMisconfiguredError, BackendUnavailableError } from '#src/domain/model/errors.js';
+import { KeyStateHealthProbes } from '#src/domain/services/health-probes.js';
+import { KeyStateTracker } from '#src/domain/services/key-state-tracker.js';
+import type { ProbeResult } from '#src/ports/inbound/operations.port.js';
 import { aSignal, recordingLogger } from '../../../support/builders.js';
 import { FakeClock } from '../../../support/fake-clock.js';
 import { scriptedWrapper } from './scripted-wrapper.js';

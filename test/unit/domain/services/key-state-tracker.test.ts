@@ -1,10 +1,6 @@
 import { beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
-import {
-  BackendMisconfiguredError,
-  BackendUnavailableError,
-  KeyUnusableError,
-} from '../../../../src/domain/model/errors.js';
-import { KeyStateTracker, type KeyStateObserver } from '../../../../src/domain/services/key-state-tracker.js';
+import { BackendMisconfiguredError, BackendUnavailableError, KeyUnusableError } from '#src/domain/model/errors.js';
+import { KeyStateTracker, type KeyStateObserver } from '#src/domain/services/key-state-tracker.js';
 import { aSignal, recordingLogger } from '../../../support/builders.js';
 import { FakeClock } from '../../../support/fake-clock.js';
 import { scriptedWrapper } from './scripted-wrapper.js';

@@ -1,8 +1,8 @@
-import { InMemoryKeyWrapper } from '../../../../src/adapters/outbound/in-memory/in-memory.key-wrapper.js';
-import type { KeyWrapper } from '../../../../src/ports/outbound/key-wrapper.port.js';
+import { InMemoryKeyWrapper } from '#src/adapters/outbound/in-memory/in-memory.key-wrapper.js';
+import type { KeyWrapper } from '#src/ports/outbound/key-wrapper.port.js';
 
 /** What the next backend calls do; mutate between steps of a test. */
-export interface Script {
+interface Script {
   /** Reject every call with this value. */
   fail?: unknown;
   /** Never answer, and ignore the signal (a hung backend). */

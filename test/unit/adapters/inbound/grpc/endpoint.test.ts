@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  endpointUrl,
-  listenTarget,
-  parseEndpoint,
-  type Endpoint,
-} from '../../../../../src/adapters/inbound/grpc/endpoint.js';
+import { endpointUrl, listenTarget, parseEndpoint, type Endpoint } from '#src/adapters/inbound/grpc/endpoint.js';
 
 const CWD = '/srv/kleidi';
 

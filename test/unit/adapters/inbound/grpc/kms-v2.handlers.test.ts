@@ -1,18 +1,10 @@
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { describe, expect, it, vi } from 'vitest';
-import { KeyManagementService } from '../../../../../src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
-import {
-  codeName,
-  kmsV2Handlers,
-  type CallObserver,
-} from '../../../../../src/adapters/inbound/grpc/kms-v2.handlers.js';
-import { InvalidRequestError, KeyVersionUnknownError } from '../../../../../src/domain/model/errors.js';
-import { parseKeyId } from '../../../../../src/domain/model/key-id.js';
-import type {
-  DecryptCommand,
-  EncryptCommand,
-  KeyManagement,
-} from '../../../../../src/ports/inbound/key-management.port.js';
+import { KeyManagementService } from '#src/adapters/inbound/grpc/gen/kms/v2/api_pb.js';
+import { codeName, kmsV2Handlers, type CallObserver } from '#src/adapters/inbound/grpc/kms-v2.handlers.js';
+import { InvalidRequestError, KeyVersionUnknownError } from '#src/domain/model/errors.js';
+import { parseKeyId } from '#src/domain/model/key-id.js';
+import type { DecryptCommand, EncryptCommand, KeyManagement } from '#src/ports/inbound/key-management.port.js';
 import { aDataKey, recordingLogger, type LogLine } from '../../../../support/builders.js';
 
 const KEY_ID = parseKeyId('local:v1:0123456789abcdef');
@@ -25,9 +17,10 @@ function setup(overrides: Partial<KeyManagement> = {}) {
     signals: [],
   };
   const km = {
-    status: (signal) => (
-      seen.signals.push(signal), Promise.resolve({ version: 'v2' as const, healthz: 'ok', keyId: KEY_ID })
-    ),
+    status: (signal) => {
+      seen.signals.push(signal);
+      return Promise.resolve({ version: 'v2' as const, healthz: 'ok', keyId: KEY_ID });
+    },
     encrypt: (cmd, signal) => {
       seen.encrypt.push(cmd);
       seen.signals.push(signal);

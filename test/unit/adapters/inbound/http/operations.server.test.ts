@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpUrl, isLoopback, parseHttpAddress } from '../../../../../src/adapters/inbound/http/http-address.js';
-import { OperationsHttpServer } from '../../../../../src/adapters/inbound/http/operations.server.js';
-import type { HealthProbes, MetricsExposition, ProbeResult } from '../../../../../src/ports/inbound/operations.port.js';
+import { httpUrl, isLoopback, parseHttpAddress } from '#src/adapters/inbound/http/http-address.js';
+import { OperationsHttpServer } from '#src/adapters/inbound/http/operations.server.js';
+import type { HealthProbes, MetricsExposition, ProbeResult } from '#src/ports/inbound/operations.port.js';
 import { recordingLogger } from '../../../../support/builders.js';
 import { get } from '../../../../support/operations.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PrometheusMetrics } from '../../../../../src/adapters/outbound/prometheus/prometheus.metrics.js';
-import { parseKeyId } from '../../../../../src/domain/model/key-id.js';
+import { PrometheusMetrics } from '#src/adapters/outbound/prometheus/prometheus.metrics.js';
+import { parseKeyId } from '#src/domain/model/key-id.js';
 import { sample } from '../../../../support/operations.js';
 
 describe('PrometheusMetrics', () => {
@@ -73,6 +73,33 @@ describe('PrometheusMetrics', () => {
       throw new Error('boom');
     });
     await expect(m.render()).resolves.toContain('kleidi_backend_token_expiry_timestamp_seconds');
+  });
+
+  it("copies the adapter's request, retry and throttle counts at scrape time", async () => {
+    const m = new PrometheusMetrics();
+    const counts = { attempts: 0, retries: 0, throttled: 0 };
+    m.watchBackendRequests('aws', () => counts);
+    let text = await m.render();
+    expect(sample(text, 'kleidi_backend_requests_total', { backend: 'aws' })).toBe(0);
+    expect(sample(text, 'kleidi_backend_throttled_total', { backend: 'aws' })).toBe(0);
+    // Two calls: the first succeeded at once, the second after two throttled attempts.
+    Object.assign(counts, { attempts: 4, retries: 2, throttled: 2 });
+    text = await m.render();
+    expect(sample(text, 'kleidi_backend_requests_total', { backend: 'aws' })).toBe(4);
+    expect(sample(text, 'kleidi_backend_request_retries_total', { backend: 'aws' })).toBe(2);
+    expect(sample(text, 'kleidi_backend_throttled_total', { backend: 'aws' })).toBe(2);
+    // A second scrape without new requests reports the same totals, not twice them.
+    expect(sample(await m.render(), 'kleidi_backend_requests_total', { backend: 'aws' })).toBe(4);
+  });
+
+  it('survives a failing request-count reader: a scrape never breaks', async () => {
+    const m = new PrometheusMetrics();
+    m.watchBackendRequests('aws', () => {
+      throw new Error('boom');
+    });
+    const text = await m.render();
+    expect(text).toContain('kleidi_backend_requests_total');
+    expect(sample(text, 'kleidi_backend_requests_total', { backend: 'aws' })).toBeUndefined();
   });
 
   it('uses its own registry: two instances in one process do not collide', async () => {
