@@ -6,9 +6,12 @@ import { announcedSize, SerialQueue, type TpmTransport } from './tpm.transport.j
  * swtpm's TCP server socket (`swtpm socket --tpm2 --server type=tcp,...`),
  * which carries raw TPM 2.0 command and response bytes, without the
  * Microsoft simulator's framing (swtpm(8); tpm2-tss has a separate "swtpm"
- * TCTI for it). swtpm serves one data client at a time, so the transport
- * keeps one connection and reopens it after a failure. Used by tests and
- * by operators who run swtpm as a vTPM; production uses /dev/tpmrm0.
+ * TCTI for it). swtpm serves one data client at a time (a second client
+ * waits until the first disconnects), so the transport holds its connection
+ * only while commands are queued and closes it when idle: other processes
+ * (another kleidi command, tpm2-tools) then take their turn. Transient
+ * objects belong to the TPM, not to the connection, and survive it. Used by
+ * tests and by operators who run swtpm as a vTPM; production uses /dev/tpmrm0.
  */
 export class SocketTransport implements TpmTransport {
   private readonly queue = new SerialQueue();
@@ -20,8 +23,18 @@ export class SocketTransport implements TpmTransport {
     private readonly timeoutMs = 30_000,
   ) {}
 
-  transmit(command: Buffer): Promise<Buffer> {
-    return this.queue.run(() => this.exchange(command));
+  private pending = 0;
+
+  async transmit(command: Buffer): Promise<Buffer> {
+    this.pending++;
+    try {
+      return await this.queue.run(() => this.exchange(command));
+    } finally {
+      if (--this.pending === 0) {
+        this.socket?.destroy();
+        this.socket = undefined;
+      }
+    }
   }
 
   async close(): Promise<void> {
