@@ -4,7 +4,7 @@ import { SocketTransport } from '../../src/adapters/outbound/tpm/tpm.socket-tran
 import type { Swtpm } from './swtpm.fixture.js';
 
 /** A transport that records the command code of everything sent through it, and each response code. */
-class RecordingTransport implements TpmTransport {
+export class RecordingTransport implements TpmTransport {
   readonly sent: number[] = [];
   readonly exchanges: { command: number; rc: number }[] = [];
 

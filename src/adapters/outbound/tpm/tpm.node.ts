@@ -1,7 +1,7 @@
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import { TPM_RH_OWNER } from './tpm.constants.js';
 import type { TpmCommands } from './tpm.commands.js';
-import { wrapSealedDataForImport } from './tpm.duplicate.js';
+import { wrapSealedDataForImport, type ImportBlob } from './tpm.duplicate.js';
 import { TpmFormatError } from './tpm.errors.js';
 import { parsePublicBlob, publicBlob, type TpmPublic } from './tpm.public.js';
 import { srkTemplate } from './tpm.templates.js';
@@ -31,12 +31,34 @@ export class TpmNode {
    * the SRK public) and imports it: returns what the node key file stores.
    */
   async importKek(srkPublic: TpmPublic, kek: Buffer): Promise<{ public: Buffer; private: Buffer }> {
-    const blob = wrapSealedDataForImport(srkPublic, kek, this.auth);
+    const [out] = await this.importWrapped(undefined, [wrapSealedDataForImport(srkPublic, kek, this.auth)]);
+    return out as { public: Buffer; private: Buffer };
+  }
+
+  /**
+   * Imports blobs wrapped elsewhere (a provisioning bundle) under one SRK.
+   * With `srkName`, a bundle made for another TPM is refused by name first:
+   * the TPM itself would fail the seed's decryption less clearly (swtpm 0.7
+   * answers TPM_RC_FAILURE).
+   */
+  async importWrapped(
+    srkName: string | undefined,
+    blobs: readonly ImportBlob[],
+  ): Promise<{ public: Buffer; private: Buffer }[]> {
     const srk = await this.tpm.createPrimary(TPM_RH_OWNER, TpmNode.OWNER_AUTH, srkTemplate());
-    const priv = await this.tpm.withFlushed(srk, (o) =>
-      this.tpm.import(o.handle, TpmNode.OWNER_AUTH, blob.public, blob.duplicate, blob.encryptedSeed),
-    );
-    return { public: publicBlob(blob.public), private: priv };
+    return this.tpm.withFlushed(srk, async (o) => {
+      if (srkName !== undefined && o.name.toString('hex') !== srkName) {
+        throw new BackendMisconfiguredError(
+          `the provisioning bundle was made for the TPM whose SRK name is ${srkName}, but this TPM's is ${o.name.toString('hex')}`,
+        );
+      }
+      const out: { public: Buffer; private: Buffer }[] = [];
+      for (const b of blobs) {
+        const priv = await this.tpm.import(o.handle, TpmNode.OWNER_AUTH, b.public, b.duplicate, b.encryptedSeed);
+        out.push({ public: publicBlob(b.public), private: priv });
+      }
+      return out;
+    });
   }
 
   /**
