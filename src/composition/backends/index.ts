@@ -3,6 +3,7 @@ import type { BackendDefinition } from './backend.js';
 import { inMemoryBackend } from './in-memory.js';
 import { localBackend } from './local.js';
 import { pkcs11Backend } from './pkcs11.js';
+import { tpmBackend } from './tpm.js';
 import { vaultBackend } from './vault.js';
 
 /**
@@ -15,6 +16,7 @@ export const backends: readonly BackendDefinition[] = [
   pkcs11Backend,
   vaultBackend,
   awsBackend,
+  tpmBackend,
   inMemoryBackend,
 ];
 
