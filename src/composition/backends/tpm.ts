@@ -62,6 +62,12 @@ export const tpmBackend = defineBackend({
   schema: TpmConfigSchema,
   adapter: 'tpm',
   libraries: [],
+  docs: 'docs/backends/tpm.md',
+  testing: {
+    harness: 'test/backends/tpm.harness.ts',
+    contract: 'test/contract/tpm.contract.test.ts',
+    campaign: 'test/reliability/39-tpm.campaign.ts',
+  },
   async doctor(c, ctx) {
     const s = tpmSettings(c, ctx);
     const checks: BackendCheck[] = [];

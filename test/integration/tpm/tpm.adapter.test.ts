@@ -112,6 +112,13 @@ describe('the tpm backend across three nodes', () => {
     await w.close();
   });
 
+  it('an auth value longer than 32 bytes is refused before any TPM command', async () => {
+    await writeFile(join(root, 'long-auth'), `${'a'.repeat(33)}\n`, { mode: 0o600 });
+    const error = await openAdmin(settings(1, { authFile: join(root, 'long-auth') })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendMisconfiguredError);
+    expect((error as Error).message).toMatch(/is 33 bytes; a TPM accepts at most 32/);
+  });
+
   it('a TPM that is down fails the start as unavailable', async () => {
     const s = swtpms[1] as Swtpm;
     await s.kill();

@@ -22,6 +22,9 @@ export interface TpmSettings {
   readonly authFile?: string;
 }
 
+/** The digest size of SHA-256, the sealed objects' nameAlg. */
+const MAX_AUTH_BYTES = 32;
+
 function transportFor(tpm: string): TpmTransport {
   const m = /^swtpm:([^:]+):(\d{1,5})$/.exec(tpm);
   if (m) return new SocketTransport(m[1] as string, Number(m[2]));
@@ -40,6 +43,13 @@ async function nodeFor(s: TpmSettings): Promise<{ node: TpmNode; release: () => 
         'utf8',
       )
     : Buffer.alloc(0);
+  // An object's authValue may be no longer than its nameAlg's digest (SHA-256: 32 bytes); a TPM
+  // answers a longer one TPM_RC_SIZE (TPM 2.0 Library Part 3, TPM2_Create and TPM2_Import).
+  if (auth.length > MAX_AUTH_BYTES) {
+    throw new BackendMisconfiguredError(
+      `the TPM auth value in ${s.authFile} is ${auth.length} bytes; a TPM accepts at most ${MAX_AUTH_BYTES} (the SHA-256 digest size)`,
+    );
+  }
   const transport = transportFor(s.tpm);
   return { node: new TpmNode(new TpmCommands(transport), auth), release: () => transport.close() };
 }
