@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSwtpm, type Swtpm } from '../support/swtpm.fixture.js';
-import { kleidiInit, run, type StartOptions, type TestServer } from './harness.js';
+import { type BenchComparison, kleidiInit, run, type StartOptions, type TestServer } from './harness.js';
 
 /** Installs swtpm, swtpm-tools and tpm2-tools from Debian when missing. */
 export async function prepare(): Promise<void> {
@@ -46,3 +46,24 @@ async function version(): Promise<string> {
   const out = await run('swtpm', ['--version']).catch(() => '');
   return /version\s+(\S+)/i.exec(out)?.[1] ? `swtpm ${/version\s+(\S+)/i.exec(out)?.[1]}` : 'swtpm ?';
 }
+
+/**
+ * The same work kleidi does per call, made directly with the command layer against the same
+ * swtpm (bench/raw/tpm.mjs): the current KEK unsealed once, then AES-256-GCM in Node with the
+ * envelope header as associated data. kleidi(tpm) ÷ this is what kleidi's whole path (gRPC
+ * included) costs on top of the unsealed KEK.
+ */
+export const bench: BenchComparison = {
+  baseline: {
+    label: 'raw-tpm-commands',
+    raw: 'bench/raw/tpm.mjs',
+    args: (env) => [
+      ...['--tpm', env.KLEIDI_TPM_DEVICE ?? ''],
+      ...['--node-keys', env.KLEIDI_TPM_NODE_KEY_FILE ?? ''],
+      ...['--auth-file', env.KLEIDI_TPM_AUTH_FILE ?? ''],
+    ],
+  },
+  // The TPM is not on the per-call path (ADR 0014), so the raw driver has no gRPC hop; the Go
+  // reference plugin does the same per-call work behind the same gRPC API.
+  references: [{ plugin: 'go-reference' }],
+};
