@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -26,11 +27,14 @@ import { protobuf } from 'google-gax';
  *   UpdateCryptoKeyVersion (state), DestroyCryptoKeyVersion;
  * - version states: a version that is not ENABLED refuses Encrypt and Decrypt with
  *   FAILED_PRECONDITION; a ciphertext that does not authenticate is INVALID_ARGUMENT;
- * - authentication: every call needs `authorization: Bearer <JWT>`, a self-signed
+ * - authentication: every call needs `authorization: Bearer <token>`: a self-signed
  *   service-account JWT (what google-auth-library sends for a service-account key with
  *   useJWTAccessWithScope, as the generated client sets it) signed with the key of the
- *   service-account file this fixture writes; anything else is UNAUTHENTICATED; methods in
- *   `denied` answer PERMISSION_DENIED.
+ *   service-account file this fixture writes, or an unexpired access token its loopback STS
+ *   stand-in issued for workload identity federation (a token exchange as
+ *   https://cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token describes, checked
+ *   against the subject token file); anything else is UNAUTHENTICATED; methods in `denied`
+ *   answer PERMISSION_DENIED.
  * Faults: `fault.corrupt` falsifies one response integrity field, `fault.delayMs` delays every
  * call, `fault.code` answers every call with a status, `kill()`/`restart()` take the server off
  * its port and back with its state.
@@ -110,6 +114,17 @@ export interface GcpKms {
   readonly caFile: string;
   /** A service-account key file (mode 0600) whose JWTs the server accepts, for gcp.credentialsFile. */
   readonly credentialsFile: string;
+  /**
+   * A workload identity federation file (`external_account`, mode 0600) for gcp.credentialsFile:
+   * its subject token is `subjectTokenFile`, its token_url the loopback STS stand-in, whose
+   * access tokens the server accepts.
+   */
+  readonly externalAccountFile: string;
+  readonly subjectTokenFile: string;
+  /** Lifetime of the access tokens the STS stand-in issues (real STS: 1 hour). */
+  accessTokenLifetimeS: number;
+  /** Token exchanges the STS stand-in answered, and refused. */
+  readonly stsExchanges: { issued: number; refused: number };
   readonly dir: string;
   fault: GcpKmsFault;
   /** Methods answered PERMISSION_DENIED. */
@@ -248,6 +263,65 @@ export async function startGcpKms(opts: { port?: number } = {}): Promise<GcpKms>
     { mode: 0o600 },
   );
 
+  // Workload identity federation: a subject token file, the STS stand-in, the external_account file.
+  const accessTokens = new Map<string, number>();
+  const stsExchanges = { issued: 0, refused: 0 };
+  const subjectTokenFile = join(dir, 'subject-token');
+  // The token the identity provider issued; STS accepts only it (a test overwrites the file to be refused).
+  const subjectToken = `subject-${randomBytes(16).toString('hex')}`;
+  await writeFile(subjectTokenFile, subjectToken, { mode: 0o600 });
+  const audience =
+    '//iam.googleapis.com/projects/100000000001/locations/global/workloadIdentityPools/kleidi/providers/test';
+  const settings = { accessTokenLifetimeS: 3600 };
+  const sts = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const ok =
+        req.method === 'POST' &&
+        req.url === '/v1/token' &&
+        form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:token-exchange' &&
+        form.get('requested_token_type') === 'urn:ietf:params:oauth:token-type:access_token' &&
+        form.get('subject_token_type') === 'urn:ietf:params:oauth:token-type:jwt' &&
+        form.get('audience') === audience &&
+        form.get('subject_token') === subjectToken;
+      if (!ok) {
+        stsExchanges.refused++;
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'subject token refused' }));
+        return;
+      }
+      stsExchanges.issued++;
+      const accessToken = `ya29.test-${randomBytes(24).toString('hex')}`;
+      accessTokens.set(accessToken, Date.now() + settings.accessTokenLifetimeS * 1000);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: accessToken,
+          issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          token_type: 'Bearer',
+          expires_in: settings.accessTokenLifetimeS,
+        }),
+      );
+    });
+  });
+  const stsPort = await new Promise<number>((resolve) =>
+    sts.listen(0, '127.0.0.1', () => resolve((sts.address() as { port: number }).port)),
+  );
+  const externalAccountFile = join(dir, 'external-account.json');
+  await writeFile(
+    externalAccountFile,
+    JSON.stringify({
+      type: 'external_account',
+      audience,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: `http://127.0.0.1:${stsPort}/v1/token`,
+      credential_source: { file: subjectTokenFile },
+    }),
+    { mode: 0o600 },
+  );
+
   const rings = new Set<string>([GCP_KEY_RING]);
   const keys = new Map<string, Key>();
   const calls = new Map<string, number>();
@@ -263,6 +337,10 @@ export async function startGcpKms(opts: { port?: number } = {}): Promise<GcpKms>
       unauthenticated++;
       return new RpcError(grpc.status.UNAUTHENTICATED, `Request had invalid authentication credentials: ${why}`);
     };
+    if (token && accessTokens.has(token)) {
+      if ((accessTokens.get(token) ?? 0) < Date.now()) throw fail('access token expired');
+      return;
+    }
     if (parts?.length !== 3) throw fail('no bearer JWT');
     const [h, p, s] = parts as [string, string, string];
     let head: { alg?: string; kid?: string };
@@ -604,6 +682,15 @@ export async function startGcpKms(opts: { port?: number } = {}): Promise<GcpKms>
     },
     caFile: tls.caFile,
     credentialsFile,
+    externalAccountFile,
+    subjectTokenFile,
+    get accessTokenLifetimeS() {
+      return settings.accessTokenLifetimeS;
+    },
+    set accessTokenLifetimeS(s: number) {
+      settings.accessTokenLifetimeS = s;
+    },
+    stsExchanges,
     dir,
     fault,
     denied,
@@ -624,6 +711,7 @@ export async function startGcpKms(opts: { port?: number } = {}): Promise<GcpKms>
     },
     stop: async () => {
       await kill();
+      await new Promise((resolve) => sts.close(resolve));
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,10 @@
 import {
   type AuthClient,
-  ExternalAccountClient,
-  type ExternalAccountClientOptions,
+  AwsClient,
+  type AwsClientOptions,
   GoogleAuth,
+  IdentityPoolClient,
+  type IdentityPoolClientOptions,
   JWT,
   UserRefreshClient,
 } from 'google-auth-library';
@@ -71,11 +73,25 @@ function clientFor(json: Record<string, unknown>, path: string): AuthClient {
       return jwt;
     }
     case 'external_account': {
-      const client = ExternalAccountClient.fromJSON(json as unknown as ExternalAccountClientOptions);
-      if (!client)
-        throw new BackendMisconfiguredError(`Google credentials file ${path} is not a usable external_account`);
-      client.scopes = [CLOUD_PLATFORM];
-      return client;
+      // As ExternalAccountClient.fromJSON dispatches, without its console warning (the file is
+      // trusted: kleidi's own secret file). Executable-sourced credentials are not supported: kleidi
+      // runs no helper programs.
+      const source = json.credential_source as Record<string, unknown> | undefined;
+      if (source?.executable) {
+        throw new BackendMisconfiguredError(
+          `Google credentials file ${path} uses an executable credential source, which kleidi does not run`,
+        );
+      }
+      const options = { ...json, scopes: [CLOUD_PLATFORM] };
+      try {
+        return source?.environment_id
+          ? new AwsClient(options as unknown as AwsClientOptions)
+          : new IdentityPoolClient(options as unknown as IdentityPoolClientOptions);
+      } catch (err) {
+        throw new BackendMisconfiguredError(
+          `Google credentials file ${path} is not a usable external_account: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
     }
     case 'authorized_user':
       return new UserRefreshClient({

@@ -54,7 +54,13 @@ export class GcpCallFailure extends Error {
   }
 
   get codeName(): string {
-    return this.code === undefined ? 'NO_STATUS' : (NAMES.get(this.code) ?? String(this.code));
+    if (this.code === undefined) return 'NO_STATUS';
+    return NAMES.get(this.code) ?? `token endpoint HTTP ${this.code}`;
+  }
+
+  /** The credential plugin failed: the token endpoint answered this HTTP status (not a gRPC code). */
+  get tokenEndpointStatus(): number | undefined {
+    return this.code !== undefined && this.code > Status.UNAUTHENTICATED ? this.code : undefined;
   }
 
   /**
@@ -81,6 +87,12 @@ export function classifyFailure(err: unknown): GcpCallFailure | KmsError {
   const detail = shorten(stringField(err, 'details') ?? stringField(err, 'message') ?? 'unknown error');
   const fields = badRequestFields(err);
   if (code === undefined) return new GcpCallFailure(undefined, detail, 'transient');
+  if (code > Status.UNAUTHENTICATED) {
+    // Not a gRPC status: grpc-js passes on the numeric code of a failed call-credentials plugin,
+    // here the HTTP status of the token endpoint (STS, OAuth) google-auth-library called.
+    const transientHttp = code >= 500 || code === 429 || code === 408;
+    return new GcpCallFailure(code, detail, transientHttp ? 'transient' : 'final');
+  }
   if (code === Status.RESOURCE_EXHAUSTED) return new GcpCallFailure(code, detail, 'throttled');
   const transient: number[] = [
     Status.UNAVAILABLE,
@@ -114,6 +126,13 @@ export function toKmsError(f: GcpCallFailure | KmsError, what: string): KmsError
     return f.code === undefined
       ? new BackendUnavailableError(`${what}: ${f.detail}`, { cause: f })
       : new BackendUnavailableError(`${what}: Cloud KMS is not serving (${f.codeName}: ${f.detail})`, { cause: f });
+  }
+  if (f.tokenEndpointStatus !== undefined) {
+    return new BackendMisconfiguredError(
+      `${what}: no access token: the token endpoint refused kleidi's credentials (HTTP ${f.tokenEndpointStatus}: ` +
+        `${f.detail}); check gcp.credentialsFile (for workload identity federation: the subject token and the pool's provider)`,
+      { cause: f },
+    );
   }
   switch (f.code) {
     case Status.UNAUTHENTICATED:

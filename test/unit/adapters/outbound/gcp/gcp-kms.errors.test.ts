@@ -59,6 +59,16 @@ describe('gcp error classification', () => {
     expect(other.requestChecksumRefused).toBe(false);
   });
 
+  it('reads a numeric code above 16 as the token endpoint HTTP status of a failed credentials plugin', () => {
+    const refused = classifyFailure(grpcError(400, 'Getting metadata from plugin failed')) as GcpCallFailure;
+    expect(refused.kind).toBe('final');
+    expect(refused.tokenEndpointStatus).toBe(400);
+    expect(toKmsError(refused, 'GetCryptoKey').message).toMatch(/no access token: the token endpoint refused/);
+    expect(classOf(grpcError(503))).toBe('transient');
+    expect(classOf(grpcError(429))).toBe('transient');
+    expect((classifyFailure(grpcError(Status.UNAUTHENTICATED)) as GcpCallFailure).tokenEndpointStatus).toBeUndefined();
+  });
+
   it('passes KmsErrors through', () => {
     const e = new CancelledError('gone');
     expect(classifyFailure(e)).toBe(e);
