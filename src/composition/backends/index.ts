@@ -1,5 +1,6 @@
 import { awsBackend } from './aws.js';
 import type { BackendDefinition } from './backend.js';
+import { gcpBackend } from './gcp.js';
 import { inMemoryBackend } from './in-memory.js';
 import { localBackend } from './local.js';
 import { pkcs11Backend } from './pkcs11.js';
@@ -15,6 +16,7 @@ export const backends: readonly BackendDefinition[] = [
   pkcs11Backend,
   vaultBackend,
   awsBackend,
+  gcpBackend,
   inMemoryBackend,
 ];
 

@@ -45,8 +45,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
 {{- define "kleidi.config" -}}
 {{- $v := .Values -}}
-{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws")) -}}
-{{- fail (printf "backend must be local, pkcs11, vault or aws, not %q" $v.backend) -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp")) -}}
+{{- fail (printf "backend must be local, pkcs11, vault, aws or gcp, not %q" $v.backend) -}}
 {{- end -}}
 backend: {{ $v.backend }}
 # socket and httpAddress come from the pod's environment (container paths, the pod IP).
@@ -87,6 +87,15 @@ aws:
   endpoint: {{ . | quote }}
   {{- end }}
   useFipsEndpoint: {{ $v.aws.useFipsEndpoint }}
+{{- else if eq $v.backend "gcp" }}
+gcp:
+  key: {{ required "gcp.key is required (projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>)" $v.gcp.key | quote }}
+  {{- with $v.gcp.endpoint }}
+  endpoint: {{ . | quote }}
+  {{- end }}
+  {{- if eq $v.gcp.credentials.source "secret" }}
+  credentialsFile: /etc/kleidi/secrets/gcp/credentials.json
+  {{- end }}
 {{- else }}
 vault:
   address: {{ required "vault.address is required" $v.vault.address | quote }}
