@@ -1,4 +1,5 @@
 import { awsBackend } from './aws.js';
+import { azureBackend } from './azure.js';
 import type { BackendDefinition } from './backend.js';
 import { gcpBackend } from './gcp.js';
 import { inMemoryBackend } from './in-memory.js';
@@ -17,6 +18,7 @@ export const backends: readonly BackendDefinition[] = [
   vaultBackend,
   awsBackend,
   gcpBackend,
+  azureBackend,
   inMemoryBackend,
 ];
 
