@@ -68,6 +68,30 @@ describe('azure backend: identities', () => {
     await roundTrip(stack, { kind: 'azure-json', file }, 'json-app');
   });
 
+  it('short-lived tokens are renewed before they expire, with no failed call', async () => {
+    stack = await startAzureStack();
+    await (await openAdmin(stack)).init(aSignal());
+    // Tokens valid for 3 s: every one is inside the SDK's refresh window from the start, so it
+    // renews in the background while requests keep using the valid one.
+    stack.entra.tokenLifetimeSeconds = 3;
+    const wrapper = await openWrapper(stack);
+    const v = await wrapper.currentVersion(aSignal());
+    const before = stack.entra.issued.get(stack.clientId) ?? 0;
+    const until = Date.now() + 7_000;
+    let calls = 0;
+    while (Date.now() < until) {
+      const seed = aDataKey();
+      expect(await wrapper.unwrap(await wrapper.wrap(seed, v, aSignal()), aSignal())).toEqual(seed);
+      calls++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(calls).toBeGreaterThan(20);
+    expect((stack.entra.issued.get(stack.clientId) ?? 0) - before).toBeGreaterThanOrEqual(2);
+    expect(
+      stack.vault.requests.filter((r) => r.status === 401 && r.path.includes('wrapkey')).length,
+    ).toBeLessThanOrEqual(1);
+  });
+
   it('a wrong client secret is refused at startup with an actionable reason', async () => {
     stack = await startAzureStack();
     await (await openAdmin(stack)).init(aSignal());
