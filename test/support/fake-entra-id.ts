@@ -6,7 +6,7 @@ import {
   verify as verifySignature,
   X509Certificate,
 } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { azureTestCa } from './azure-test-ca.js';
@@ -47,6 +47,12 @@ export interface FakeEntraId {
   readonly issued: Map<string, number>;
   /** Every request received (method and path). */
   readonly requests: string[];
+  /**
+   * Starts an instance-metadata (IMDS) token endpoint on plain HTTP, as on an Azure VM
+   * (http://169.254.169.254/metadata/identity/oauth2/token), issuing tokens for the managed
+   * identities given; resolves to its base URL (AZURE_POD_IDENTITY_AUTHORITY_HOST points MSAL at it).
+   */
+  startImds(identities: readonly string[]): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -83,12 +89,65 @@ export async function startFakeEntraId(opts: { tenantId?: string } = {}): Promis
     down: false,
     issued: new Map(),
     requests: [],
+    async startImds(identities) {
+      // https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#get-a-token-using-http
+      const imds = createHttpServer((req, res) => {
+        const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+        state.requests.push(`IMDS ${req.method} ${u.pathname}`);
+        const json = (status: number, value: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+          res.end(JSON.stringify(value));
+        };
+        if (state.down) return void req.socket.destroy();
+        // MSAL adds a trailing slash to the path.
+        if (u.pathname.replace(/\/$/, '') !== '/metadata/identity/oauth2/token' || req.method !== 'GET') {
+          return json(404, { error: 'not_found' });
+        }
+        if (req.headers.metadata !== 'true') {
+          return json(400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
+        }
+        const resource = u.searchParams.get('resource') ?? '';
+        const clientId = u.searchParams.get('client_id') ?? identities[0] ?? '';
+        if (!identities.includes(clientId)) {
+          return json(400, { error: 'invalid_request', error_description: 'Identity not found' });
+        }
+        const now = Math.floor(Date.now() / 1000);
+        json(200, {
+          access_token: mint(clientId, resource),
+          client_id: clientId,
+          expires_in: String(state.tokenLifetimeSeconds),
+          expires_on: String(now + state.tokenLifetimeSeconds),
+          ext_expires_in: String(state.tokenLifetimeSeconds),
+          not_before: String(now),
+          resource,
+          token_type: 'Bearer',
+        });
+      });
+      await new Promise<void>((ok) => imds.listen(0, '127.0.0.1', ok));
+      extra.push({ close: () => imds.close() });
+      return `http://127.0.0.1:${(imds.address() as AddressInfo).port}`;
+    },
     close: () =>
       new Promise((ok) => {
+        for (const e of extra) e.close();
         for (const s of sockets) s.destroy();
         server.close(() => ok());
       }),
   };
+
+  /** An access token for `clientId` and `resource`, HMAC-signed with this process's key. */
+  const mint = (clientId: string, resource: string) => {
+    const exp = Math.floor(Date.now() / 1000) + state.tokenLifetimeSeconds;
+    const claims: TokenClaims = { aud: resource, tid: tenantId, appid: clientId, exp };
+    const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+    const p = Buffer.from(
+      JSON.stringify({ ...claims, iat: exp - state.tokenLifetimeSeconds, nonce: randomBytes(8).toString('hex') }),
+    ).toString('base64url');
+    const s = createHmac('sha256', signingKey).update(`${h}.${p}`).digest('base64url');
+    state.issued.set(clientId, (state.issued.get(clientId) ?? 0) + 1);
+    return `${h}.${p}.${s}`;
+  };
+  const extra: { close(): void }[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', base);
@@ -134,19 +193,11 @@ export async function startFakeEntraId(opts: { tenantId?: string } = {}): Promis
       if (!resource) return fail(400, 'invalid_scope', 'AADSTS1002012: the scope must be <resource>/.default');
       const problem = checkClient(app, form, `${base}${tenantPath}/oauth2/v2.0/token`, clientId, seenAssertions);
       if (problem) return fail(401, 'invalid_client', problem);
-      const exp = Math.floor(Date.now() / 1000) + state.tokenLifetimeSeconds;
-      const claims: TokenClaims = { aud: resource, tid: tenantId, appid: clientId, exp };
-      const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-      const p = Buffer.from(
-        JSON.stringify({ ...claims, iat: exp - state.tokenLifetimeSeconds, nonce: randomBytes(8).toString('hex') }),
-      ).toString('base64url');
-      const s = createHmac('sha256', signingKey).update(`${h}.${p}`).digest('base64url');
-      state.issued.set(clientId, (state.issued.get(clientId) ?? 0) + 1);
       return json(200, {
         token_type: 'Bearer',
         expires_in: state.tokenLifetimeSeconds,
         ext_expires_in: state.tokenLifetimeSeconds,
-        access_token: `${h}.${p}.${s}`,
+        access_token: mint(clientId, resource),
       });
     }
     json(404, {

@@ -50,6 +50,22 @@ describe('azure backend: identities', () => {
     );
   });
 
+  it('managed identity through IMDS (user-assigned, by client ID)', async () => {
+    stack = await startAzureStack();
+    await (await openAdmin(stack)).init(aSignal());
+    const imds = await stack.entra.startImds(['mi-client']);
+    // MSAL's documented override of the IMDS address (ManagedIdentityEnvironmentVariableNames).
+    process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = imds;
+    try {
+      await roundTrip(stack, { kind: 'managed-identity', clientId: 'mi-client' }, 'mi-client');
+      expect(stack.entra.requests.filter((r) => r.startsWith('IMDS'))).toContain(
+        'IMDS GET /metadata/identity/oauth2/token/',
+      );
+    } finally {
+      delete process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
+    }
+  });
+
   it('azure.json with a service principal secret', async () => {
     stack = await startAzureStack();
     await (await openAdmin(stack)).init(aSignal());
