@@ -113,6 +113,23 @@ describe('azure backend: key states, throttling, refusals', () => {
     await expect((await openAdmin(stack)).rotate(aSignal())).rejects.toThrow(/Crypto Officer/);
   });
 
+  it('Status stays cheap: a refresh is one key read; a wrap is one wrapKey request, no key read', async () => {
+    const { stack, wrapper } = await initialised();
+    const sent = (from: number) =>
+      stack.vault.requests.slice(from).map((r) => `${r.method} ${r.path.replace(/[0-9a-f]{32}/, 'V')} ${r.status}`);
+    let mark = stack.vault.requests.length;
+    const v = await wrapper.currentVersion(aSignal());
+    expect(sent(mark)).toEqual(['GET /keys/kleidi/ 200']);
+    mark = stack.vault.requests.length;
+    await wrapper.wrap(aDataKey(), v, aSignal());
+    // The version's CryptographyClient is built from the key just read (no second read); its own
+    // pipeline meets the authentication challenge once.
+    expect(sent(mark)).toEqual(['POST /keys/kleidi/V/wrapkey 401', 'POST /keys/kleidi/V/wrapkey 200']);
+    mark = stack.vault.requests.length;
+    await wrapper.wrap(aDataKey(), v, aSignal());
+    expect(sent(mark)).toEqual(['POST /keys/kleidi/V/wrapkey 200']);
+  });
+
   it('refuses a key_id of another vault without sending it there', async () => {
     const { wrapper } = await initialised();
     const w = await wrapper.wrap(aDataKey(), await wrapper.currentVersion(aSignal()), aSignal());

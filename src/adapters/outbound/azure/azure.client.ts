@@ -102,6 +102,17 @@ export class VaultApi {
     return out.result;
   }
 
+  /**
+   * Keeps a CryptographyClient for a version just read (currentVersion), built from the key
+   * itself: the SDK then does not read the key again before the first wrap, and a burst of first
+   * calls after a rotation does not send one key read each.
+   */
+  prime(key: KeyVaultKey): void {
+    if (!key.id || this.crypto.has(key.id)) return;
+    if (this.crypto.size >= MAX_CRYPTO_CLIENTS) this.crypto.clear();
+    this.crypto.set(key.id, new CryptographyClient(key, this.credential, this.cryptoOptions));
+  }
+
   /** Forgets the CryptographyClient of a version, so its key properties are read again. */
   forget(kid: string): void {
     this.crypto.delete(kid);

@@ -65,6 +65,7 @@ export class AzureKeyWrapper implements KeyWrapper, CredentialExpiry, BackendReq
     }
     if (this.algorithms.size > 256) this.algorithms.clear();
     this.algorithms.set(version.keyId, alg);
+    this.api.prime(key);
     return version;
   }
 
