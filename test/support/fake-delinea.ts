@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { selfSignedCertificate } from './vault-auth.fixture.js';
+import { type SeenRequest, sendJson, startLoopbackHttps } from './fake-https.js';
 
 /**
  * An in-process Delinea Secret Server over HTTPS on loopback, with a certificate authority
@@ -37,7 +34,7 @@ export interface FakeSecretServer {
   readonly username: string;
   readonly password: string;
   /** Requests seen, method and path only (never bodies). */
-  readonly log: { method: string; path: string; status: number }[];
+  readonly log: SeenRequest[];
   /** Creates a secret with an empty notes field; returns its id. */
   createSecret(name?: string): number;
   deleteSecret(id: number): void;
@@ -75,27 +72,16 @@ export interface FakeSecretServerOptions {
 }
 
 export async function startFakeSecretServer(opts: FakeSecretServerOptions): Promise<FakeSecretServer> {
-  const { certFile, keyFile } = selfSignedCertificate(
-    opts.dir,
-    `fake-delinea-${randomBytes(4).toString('hex')}`,
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  );
-  const cert = readFileSync(certFile);
-  const key = readFileSync(keyFile);
   const username = opts.username ?? 'kleidi-app';
   const password = opts.password ?? `pw-${randomBytes(12).toString('hex')}`;
   const ttl = opts.tokenTtlS ?? 1_200;
   const secrets = new Map<number, Secret>();
   const tokens = new Map<string, number>();
-  const log: FakeSecretServer['log'] = [];
   let nextId = 1;
   let failures: { n: number; status: number; token: boolean; retryAfterS?: number } | undefined;
   let tokenCount = 0;
 
-  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify(body));
-  };
+  const json = sendJson;
   const apiError = (res: ServerResponse, status: number, errorCode: string, message: string) =>
     json(res, status, { errorCode, message });
 
@@ -179,38 +165,7 @@ export async function startFakeSecretServer(opts: FakeSecretServerOptions): Prom
     return apiError(res, 405, 'API_MethodNotAllowed', 'Method not allowed.');
   };
 
-  const sockets = new Set<Socket>();
-  let server: Server;
-  const listen = (port: number) =>
-    new Promise<number>((ok, fail) => {
-      server = createServer({ cert, key }, (req, res) => {
-        let raw = '';
-        req.setEncoding('utf8');
-        req.on('data', (c: string) => (raw += c));
-        req.on('end', () => {
-          const before = res.statusCode;
-          handle(req, res, raw);
-          log.push({
-            method: req.method ?? '',
-            path: new URL(req.url ?? '/', 'https://fake').pathname,
-            status: res.statusCode ?? before,
-          });
-        });
-      });
-      server.on('connection', (s: Socket) => {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-      });
-      server.once('error', fail);
-      server.listen(port, '127.0.0.1', () => ok((server.address() as AddressInfo).port));
-    });
-  const close = () =>
-    new Promise<void>((ok) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => ok());
-    });
-  const port = await listen(opts.port ?? 0);
-  let isDown = false;
+  const https = await startLoopbackHttps(opts.dir, handle, opts.port ?? 0);
 
   const get = (id: number): Secret => {
     const s = secrets.get(id);
@@ -218,11 +173,11 @@ export async function startFakeSecretServer(opts: FakeSecretServerOptions): Prom
     return s;
   };
   return {
-    url: `https://127.0.0.1:${port}`,
-    caFile: certFile,
+    url: https.url,
+    caFile: https.caFile,
     username,
     password,
-    log,
+    log: https.log,
     createSecret(name = `kleidi-kek-${nextId}`) {
       const id = nextId++;
       secrets.set(id, { id, name, deleted: false, denied: false, fields: new Map([['notes', '']]) });
@@ -244,20 +199,9 @@ export async function startFakeSecretServer(opts: FakeSecretServerOptions): Prom
       };
     },
     deny: (id, denied) => void (get(id).denied = denied),
-    async down() {
-      if (isDown) return;
-      isDown = true;
-      await close();
-    },
-    async up() {
-      if (!isDown) return;
-      await listen(port);
-      isDown = false;
-    },
+    down: () => https.down(),
+    up: () => https.up(),
     tokenRequests: () => tokenCount,
-    async stop() {
-      if (!isDown) await close();
-      isDown = true;
-    },
+    stop: () => https.stop(),
   };
 }

@@ -14,13 +14,17 @@ const slug = () => z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a field s
  */
 export const DelineaConfigSchema = z
   .strictObject({
-    mode: z.enum(['kek-source']).default('kek-source').meta({
-      description:
-        'kek-source: a Secret Server secret field holds the KEK ring, kleidi reads it and wraps in process (the KEK is in kleidi memory).',
-    }),
+    mode: z
+      .enum(['kek-source', 'remote'])
+      .default('kek-source')
+      .meta({
+        description:
+          'kek-source: a Secret Server secret field holds the KEK ring, kleidi reads it and wraps in process (the KEK is in kleidi memory); ' +
+          'remote: a DevOps Secrets Vault key wraps and unwraps through its encryption API (the KEK never leaves Delinea).',
+      }),
     url: z.url({ protocol: /^https$/ }).meta({
       description:
-        'Secret Server base URL, e.g. https://pam.example/SecretServer or https://tenant.secretservercloud.com.',
+        'Secret Server base URL (kek-source), e.g. https://pam.example/SecretServer, or DSV tenant URL (remote), e.g. https://tenant.secretsvaultcloud.com.',
     }),
     caFile: z
       .string()
@@ -49,6 +53,14 @@ export const DelineaConfigSchema = z
     field: slug()
       .default('notes')
       .meta({ description: 'kek-source: slug of the multi-line text field holding the KEK ring.' }),
+    keyPath: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/,
+        'must be a DSV path: segments of letters, digits, ".", "_" or "-"',
+      )
+      .optional()
+      .meta({ description: 'remote: path of the DSV encryption key, e.g. kleidi/cluster-a (required in that mode).' }),
     callTimeoutMs: ms().max(60_000).default(2_500).meta({
       description: "Budget in ms of one Delinea call, retries included; keep it below the apiserver's 3 s KMS timeout.",
     }),
@@ -65,33 +77,41 @@ export const DelineaConfigSchema = z
     if (c.mode === 'kek-source' && c.secretId === undefined) {
       ctx.addIssue({ code: 'custom', path: ['secretId'], message: 'required in kek-source mode' });
     }
+    if (c.mode === 'remote' && c.keyPath === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['keyPath'], message: 'required in remote mode' });
+    }
+    if (c.mode === 'remote' && c.grant !== 'client_credentials') {
+      ctx.addIssue({ code: 'custom', path: ['grant'], message: 'remote mode (DSV) logs in with client_credentials' });
+    }
   });
 
 type DelineaConfig = z.output<typeof DelineaConfigSchema>;
 
 /** Maps the validated section to the adapter's settings; refuses a mode without its object. */
 export function delineaSettings(c: DelineaConfig): DelineaSettings {
-  // The schema requires secretId in kek-source mode; this only narrows the type.
-  if (c.secretId === undefined) throw new TypeError('delinea.secretId is required in kek-source mode');
-  return {
-    mode: c.mode,
+  const common = {
     url: c.url,
     ...(c.caFile ? { caFile: c.caFile } : {}),
     auth: { grant: c.grant, username: c.username, credentialFile: c.credentialFile, tokenPath: c.tokenPath },
-    secretId: c.secretId,
-    field: c.field,
     calls: {
       callBudgetMs: c.callTimeoutMs,
       attemptTimeoutMs: Math.min(c.attemptTimeoutMs, c.callTimeoutMs),
       maxAttempts: c.maxAttempts,
     },
   };
+  // The schema requires secretId (kek-source) or keyPath (remote); these checks only narrow the type.
+  if (c.mode === 'remote') {
+    if (c.keyPath === undefined) throw new TypeError('delinea.keyPath is required in remote mode');
+    return { mode: 'remote', ...common, keyPath: c.keyPath };
+  }
+  if (c.secretId === undefined) throw new TypeError('delinea.secretId is required in kek-source mode');
+  return { mode: 'kek-source', ...common, secretId: c.secretId, field: c.field };
 }
 
 /** The Delinea backend (`backend: delinea`). */
 export const delineaBackend = defineBackend({
   name: 'delinea',
-  summary: 'a KEK ring in a Delinea Secret Server secret, used in kleidi memory',
+  summary: 'a Delinea DevOps Secrets Vault key, or a KEK ring in a Secret Server secret used in kleidi memory',
   section: 'delinea',
   schema: DelineaConfigSchema,
   adapter: 'delinea',

@@ -5,15 +5,9 @@ import type { KeyId } from '../../../domain/model/key-id.js';
 import type { KeyVersion, WrappedKey } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
-import type { KeyWrapper } from '../../../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
-import type {
-  BackendRequestCounts,
-  BackendRequestStats,
-  CredentialExpiry,
-} from '../../../ports/outbound/metrics.port.js';
 import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
-import type { DelineaApi } from './delinea.api.js';
+import type { ModeWrapper } from './delinea.key-wrapper.js';
 import { type KeyScope, parseScopedKeyId, scopedKeyVersion } from './delinea.key-id.js';
 import { parseRing, type Ring } from './delinea.ring.js';
 import type { SecretField } from './delinea.secret-field.js';
@@ -35,8 +29,7 @@ const MISS_REREAD_MS = 1_000;
  * when the field cannot be read, the keys already loaded keep serving and the error degrades
  * health. A malformed ring entry fails only its own version (KeyUnusableError).
  */
-export class KekSourceKeyWrapper implements KeyWrapper, BackendRequestStats, CredentialExpiry {
-  readonly backend = 'delinea';
+export class KekSourceKeyWrapper implements ModeWrapper {
   private keys = new Map<string, LoadedKey>();
   private broken = new Map<number, string>();
   private current: KeyVersion | undefined;
@@ -45,7 +38,6 @@ export class KekSourceKeyWrapper implements KeyWrapper, BackendRequestStats, Cre
   private lastMissReread = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly api: DelineaApi,
     private readonly field: SecretField,
     private readonly scope: KeyScope,
     private readonly clock: Clock,
@@ -74,22 +66,13 @@ export class KekSourceKeyWrapper implements KeyWrapper, BackendRequestStats, Cre
   async unwrap(wrapped: WrappedKey, signal: AbortSignal): Promise<Uint8Array> {
     throwIfAborted(signal);
     const k = await this.lookup(wrapped.keyId, signal);
-    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'), this.backend);
+    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'), 'delinea');
   }
 
-  backendRequestCounts(): BackendRequestCounts {
-    return this.api.requestCounts();
-  }
-
-  credentialExpiresAt(): number | undefined {
-    return this.api.tokens.expiresAt();
-  }
-
-  close(): Promise<void> {
+  /** Forgets the keys held in memory. */
+  close(): void {
     this.keys = new Map();
     this.current = undefined;
-    this.api.close();
-    return Promise.resolve();
   }
 
   /** Finds a KEK; a key_id of this secret that is not loaded re-reads the ring once (rate-limited). */

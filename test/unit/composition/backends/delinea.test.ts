@@ -48,6 +48,25 @@ describe('delinea backend config', () => {
     expect(c.callTimeoutMs).toBeLessThan(3_000);
   });
 
+  it('maps remote mode to a DSV key path with the client_credentials grant, and refuses it without them', () => {
+    const base = {
+      mode: 'remote',
+      url: 'https://tenant.secretsvaultcloud.com',
+      grant: 'client_credentials',
+      username: 'client-id',
+      credentialFile: '/f',
+      keyPath: 'kleidi/cluster-a',
+    };
+    expect(delineaSettings(DelineaConfigSchema.parse(base))).toMatchObject({
+      mode: 'remote',
+      keyPath: 'kleidi/cluster-a',
+      auth: { grant: 'client_credentials', username: 'client-id' },
+    });
+    expect(DelineaConfigSchema.safeParse({ ...base, keyPath: undefined }).success).toBe(false);
+    expect(DelineaConfigSchema.safeParse({ ...base, grant: 'password' }).success).toBe(false);
+    expect(DelineaConfigSchema.safeParse({ ...base, keyPath: 'a:b' }).success).toBe(false);
+  });
+
   it('refuses kek-source without a secret id, an http URL, a password setting and a field slug with ":"', () => {
     const base = { url: 'https://pam.example', username: 'u', credentialFile: '/f', secretId: 1 };
     expect(DelineaConfigSchema.safeParse({ ...base, secretId: undefined }).success).toBe(false);
