@@ -28,7 +28,7 @@ export interface TokenSettings {
   readonly tokenPath: string;
 }
 
-/** Refresh this long before expiry, or at a fifth of the lifetime for short-lived tokens. */
+/** Refresh this long before expiry (short-lived tokens: at four fifths of their lifetime). */
 const REFRESH_MARGIN_MS = 60_000;
 /** A token without a lifetime is used for at most this long (Secret Server's default is 20 min). */
 const DEFAULT_TTL_S = 1_200;
@@ -105,7 +105,8 @@ export class TokenSource {
     const held = {
       token: grant.token,
       expiresAt: now + ttlMs,
-      refreshAt: now + Math.max(0, Math.min(ttlMs - REFRESH_MARGIN_MS, (ttlMs * 4) / 5)),
+      // A minute before expiry; for a token that lives less than two minutes, at 4/5 of its lifetime.
+      refreshAt: now + (ttlMs > 2 * REFRESH_MARGIN_MS ? ttlMs - REFRESH_MARGIN_MS : (ttlMs * 4) / 5),
     };
     this.held = held;
     this.log.debug({ expiresInS: grant.expiresIn }, 'Delinea token obtained');
