@@ -1,4 +1,5 @@
 import { credentialFile } from '../support/delinea.harness-support.js';
+import { type FakeDsv, startFakeDsv } from '../support/fake-delinea-dsv.js';
 import { type FakeSecretServer, startFakeSecretServer } from '../support/fake-delinea.js';
 import { kleidiInit, run, type StartOptions, type TestServer } from './harness.js';
 
@@ -8,12 +9,21 @@ export async function prepare(): Promise<void> {
 }
 
 /**
+ * The mode the runners test: kek-source by default; `DELINEA_TEST_MODE=remote` (read here, in the
+ * runner's process, never passed to kleidi) runs the same conformance scenarios on remote mode.
+ */
+function testMode(): 'kek-source' | 'remote' {
+  return process.env.DELINEA_TEST_MODE === 'remote' ? 'remote' : 'kek-source';
+}
+
+/**
  * A fresh fake Secret Server (test/support/fake-delinea.ts, HTTPS on loopback with a CA made
  * now) holding one secret with an empty notes field, and the first KEK ring written into it
  * by `kleidi init` (kek-source mode). kleidi logs in as the fake's application account with a
  * password file in `dir`. Never a production setup.
  */
 export async function start(dir: string, opts: StartOptions = {}): Promise<TestServer> {
+  if (testMode() === 'remote') return startRemote(dir, opts);
   const server = await startFakeSecretServer({ dir });
   const env = kleidiEnv(server, credentialFile(dir, server.password), server.createSecret('kleidi-kek'));
   try {
@@ -38,5 +48,35 @@ export function kleidiEnv(
     KLEIDI_DELINEA_USERNAME: server.username,
     KLEIDI_DELINEA_CREDENTIAL_FILE: credential,
     KLEIDI_DELINEA_SECRET_ID: String(secretId),
+  };
+}
+
+/** A fresh fake DSV tenant and the key `kleidi init` creates in it (remote mode). */
+async function startRemote(dir: string, opts: StartOptions): Promise<TestServer> {
+  const dsv = await startFakeDsv({ dir });
+  const env = remoteEnv(dsv, credentialFile(dir, dsv.clientSecret), 'kleidi/conformance');
+  try {
+    await kleidiInit('delinea', `${dir}/init-state`, env, opts);
+  } catch (err) {
+    await dsv.stop();
+    throw err;
+  }
+  return { env, version: 'fake DSV (test/support/fake-delinea-dsv.ts)', stop: () => dsv.stop() };
+}
+
+/** The `delinea` settings that point kleidi at the DSV key `keyPath` of `dsv` (remote mode). */
+export function remoteEnv(
+  dsv: Pick<FakeDsv, 'url' | 'caFile' | 'clientId'>,
+  credential: string,
+  keyPath: string,
+): Record<string, string> {
+  return {
+    KLEIDI_DELINEA_MODE: 'remote',
+    KLEIDI_DELINEA_URL: dsv.url,
+    KLEIDI_DELINEA_CA_FILE: dsv.caFile,
+    KLEIDI_DELINEA_GRANT: 'client_credentials',
+    KLEIDI_DELINEA_USERNAME: dsv.clientId,
+    KLEIDI_DELINEA_CREDENTIAL_FILE: credential,
+    KLEIDI_DELINEA_KEY_PATH: keyPath,
   };
 }

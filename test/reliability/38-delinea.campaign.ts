@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kleidiEnv } from '../backends/delinea.harness.js';
+import { kleidiEnv, remoteEnv } from '../backends/delinea.harness.js';
 import { credentialFile } from '../support/delinea.harness-support.js';
+import { type FakeDsv, startFakeDsv } from '../support/fake-delinea-dsv.js';
 import { type FakeSecretServer, startFakeSecretServer } from '../support/fake-delinea.js';
 import { registerSecret, rounds, SOAK_SHARE_MS } from './support/env.js';
 import {
@@ -136,6 +137,103 @@ describe('reliability: delinea backend (fake Secret Server, kek-source)', () => 
 
   it('faults under load: SIGKILL, server down, tokens expired, rotate, malformed entry, secret deleted', async () => {
     const r = rounds(share);
+    const failures: string[] = [];
+    for (let round = 0; r.more(round); round++) {
+      for (const f of faults()) {
+        const res = await runFault(run, f, round);
+        if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('after a restart, every Encrypt that returned OK decrypts to its original', async () => {
+    const { invariants, verify } = await restartAndVerify(run);
+    expect(broken({ invariants }), JSON.stringify(verify)).toEqual([]);
+  });
+});
+
+/**
+ * The delinea backend in remote mode against the in-process fake DSV tenant
+ * (test/support/fake-delinea-dsv.ts): every wrap and unwrap is a DSV call, so an outage fails
+ * calls after the retries that fit in the 2.5 s budget, and a deleted key stops writes.
+ */
+describe('reliability: delinea backend (fake DSV, remote)', () => {
+  let dir: string;
+  let dsv: FakeDsv;
+  let node: KleidiNode;
+  let run: BackendRun;
+  let env: Record<string, string>;
+  const keyPath = 'kleidi/campaign';
+
+  beforeAll(async () => {
+    dir = await mkdtemp('/tmp/kleidi-rel-delinea-dsv-');
+    dsv = await startFakeDsv({ dir });
+    registerSecret('DSV client secret', dsv.clientSecret);
+    env = remoteEnv(dsv, credentialFile(dir, dsv.clientSecret), keyPath);
+    const init = await runCli(
+      'delinea-dsv-admin',
+      ['init', '--backend', 'delinea', '--state-dir', join(dir, 'state-admin')],
+      env,
+    );
+    expect(init.code, init.stderr).toBe(0);
+    node = new KleidiNode({
+      name: 'delinea-remote',
+      socket: join(dir, 'kms.sock'),
+      stateDir: join(dir, 'state'),
+      backend: 'delinea',
+      env,
+    });
+    await node.start();
+    run = { backend: 'delinea-remote', node, health: new HealthWatch(node.spec.socket), journals: [] };
+  });
+
+  afterAll(async () => {
+    await run?.health.stop();
+    await node?.stop();
+    await dsv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const faults = (): Fault[] => [
+    {
+      name: 'DSV down for 8 s, then back on the same port',
+      outage: true,
+      holdMs: 8_000,
+      allowed: ['Unavailable', 'DeadlineExceeded'],
+      note:
+        'connections refused: each call retries inside its 2.5 s budget, then UNAVAILABLE; DEADLINE_EXCEEDED only if ' +
+        "the apiserver's 3 s deadline comes first",
+      inject: () => dsv.down(),
+      restore: () => dsv.up(),
+    },
+    {
+      name: 'every DSV access token expired',
+      outage: false,
+      holdMs: 3_000,
+      allowed: [],
+      note: 'the next call gets 401; kleidi fetches one new token and retries once: no failed call',
+      inject: async () => dsv.expireTokens(),
+      restore: async () => {},
+    },
+    rotationFault(run, () =>
+      runCli('delinea-dsv-admin', ['rotate', '--backend', 'delinea', '--state-dir', join(dir, 'state-admin')], env),
+    ),
+    {
+      name: 'the DSV key deleted for 6 s, then restored',
+      outage: true,
+      holdMs: 6_000,
+      allowed: ['FailedPrecondition'],
+      note:
+        'DSV answers 404: backend-misconfigured for Encrypt and Decrypt (an operator must restore the key), which also ' +
+        'stops writes until a refresh succeeds (kubernetes#138950)',
+      inject: async () => dsv.deleteKey(keyPath),
+      restore: async () => dsv.restoreKey(keyPath),
+    },
+  ];
+
+  it('faults under load: DSV down, tokens expired, rotate, key deleted', async () => {
+    const r = rounds(SOAK_SHARE_MS);
     const failures: string[] = [];
     for (let round = 0; r.more(round); round++) {
       for (const f of faults()) {
