@@ -5,8 +5,8 @@ import { type SeenRequest, sendJson, startLoopbackHttps } from './fake-https.js'
 /**
  * An in-process Delinea Secret Server over HTTPS on loopback, with a certificate authority
  * generated at test time (openssl), written from Delinea's public API documentation: the REST
- * API reference (https://docs.delinea.com/online-help/secret-server/api-scripting/rest-api/index.htm,
- * https://updates.thycotic.net/secretserver/restapiguide/TokenAuth/) and the requests Delinea's
+ * API reference (https://docs.delinea.com/online-help/secret-server/api-scripting/rest-api/index.htm)
+ * and the requests Delinea's
  * own Go SDK sends (github.com/DelineaXPM/tss-sdk-go, server/server.go, server/secret.go).
  *
  * Modelled:

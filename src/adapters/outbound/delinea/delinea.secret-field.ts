@@ -7,8 +7,9 @@ import type { DelineaCallFailure } from './delinea.errors.js';
  * (Secret Server REST API reference, "Secrets": `GET /api/v1/secrets/{id}/fields/{slug}` returns
  * the field's value as a JSON string; `PUT /api/v1/secrets/{id}/fields/{slug}` with
  * `{"value": "..."}` replaces it;
- * https://docs.delinea.com/online-help/secret-server/api-scripting/rest-api/index.htm,
- * https://updates.thycotic.net/secretserver/restapiguide/TokenAuth/#tag/Secrets). The secret
+ * https://docs.delinea.com/online-help/secret-server/api-scripting/rest-api/index.htm; the
+ * fields path is the one Delinea's Go SDK uses, github.com/DelineaXPM/tss-sdk-go server/server.go
+ * uploadFile). The secret
  * itself is created by an operator from a template with a multi-line text field (e.g. the
  * "Notes" field of the built-in templates); kleidi only ever writes that one field.
  */
