@@ -33,7 +33,7 @@ export const DelineaConfigSchema = z
       .meta({ description: "PEM CA bundle for the server's certificate; the system roots when unset." }),
     grant: z.enum(['password', 'client_credentials']).default('password').meta({
       description:
-        'OAuth2 grant at the token endpoint: password (an application account) or client_credentials (a platform service user).',
+        'OAuth2 grant at the token endpoint: password (a Secret Server application account) or client_credentials (a DSV client; required in remote mode).',
     }),
     username: z.string().min(1).meta({ description: 'Username (password grant) or client id (client_credentials).' }),
     credentialFile: z.string().min(1).meta({
