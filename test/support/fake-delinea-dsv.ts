@@ -62,6 +62,10 @@ export async function startFakeDsv(opts: { dir: string; tokenTtlS?: number }): P
   const open = (key: Buffer, ciphertext: string): Buffer | undefined => {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext)) return undefined;
     const raw = Buffer.from(ciphertext, 'base64');
+    // Canonical, padded base64 only: Node's decoder would accept a ciphertext with its padding cut
+    // off, a strict decoder (Go's base64.StdEncoding) refuses it, and the fake must not be kinder
+    // to a truncated ciphertext than DSV may be.
+    if (raw.toString('base64') !== ciphertext) return undefined;
     if (raw.length < 29) return undefined;
     try {
       const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
