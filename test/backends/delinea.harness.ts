@@ -1,7 +1,7 @@
 import { credentialFile } from '../support/delinea.harness-support.js';
 import { type FakeDsv, startFakeDsv } from '../support/fake-delinea-dsv.js';
 import { type FakeSecretServer, startFakeSecretServer } from '../support/fake-delinea.js';
-import { kleidiInit, run, type StartOptions, type TestServer } from './harness.js';
+import { type BenchComparison, kleidiInit, run, type StartOptions, type TestServer } from './harness.js';
 
 /** The test server is in-process TypeScript; its certificate authority needs the openssl CLI. */
 export async function prepare(): Promise<void> {
@@ -80,3 +80,27 @@ export function remoteEnv(
     KLEIDI_DELINEA_KEY_PATH: keyPath,
   };
 }
+
+/**
+ * The requests kleidi's delinea backend makes, made directly against the same fake
+ * (bench/raw/delinea.mjs): in kek-source mode one ring read and then AES-256-GCM in process, the
+ * envelope header as associated data; in remote mode (`DELINEA_TEST_MODE=remote`) DSV's
+ * encrypt and decrypt over node:https with keep-alive. kleidi(delinea) ÷ this is what kleidi's
+ * whole path costs on top of the server (or the in-process cipher).
+ */
+export const bench: BenchComparison = {
+  baseline: {
+    label: 'raw-delinea',
+    raw: 'bench/raw/delinea.mjs',
+    args: (env) => [
+      ...['--mode', env.KLEIDI_DELINEA_MODE ?? 'kek-source'],
+      ...['--url', env.KLEIDI_DELINEA_URL ?? ''],
+      ...['--ca-file', env.KLEIDI_DELINEA_CA_FILE ?? ''],
+      ...['--username', env.KLEIDI_DELINEA_USERNAME ?? ''],
+      ...['--credential-file', env.KLEIDI_DELINEA_CREDENTIAL_FILE ?? ''],
+      ...(env.KLEIDI_DELINEA_MODE === 'remote'
+        ? ['--key-path', env.KLEIDI_DELINEA_KEY_PATH ?? '']
+        : ['--secret-id', env.KLEIDI_DELINEA_SECRET_ID ?? '']),
+    ],
+  },
+};
