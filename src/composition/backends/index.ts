@@ -1,6 +1,7 @@
 import { awsBackend } from './aws.js';
 import type { BackendDefinition } from './backend.js';
 import { gcpBackend } from './gcp.js';
+import { delineaBackend } from './delinea.js';
 import { inMemoryBackend } from './in-memory.js';
 import { localBackend } from './local.js';
 import { pkcs11Backend } from './pkcs11.js';
@@ -17,6 +18,7 @@ export const backends: readonly BackendDefinition[] = [
   vaultBackend,
   awsBackend,
   gcpBackend,
+  delineaBackend,
   inMemoryBackend,
 ];
 
