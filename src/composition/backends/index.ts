@@ -2,6 +2,7 @@ import { awsBackend } from './aws.js';
 import { azureBackend } from './azure.js';
 import type { BackendDefinition } from './backend.js';
 import { gcpBackend } from './gcp.js';
+import { delineaBackend } from './delinea.js';
 import { inMemoryBackend } from './in-memory.js';
 import { localBackend } from './local.js';
 import { pkcs11Backend } from './pkcs11.js';
@@ -19,6 +20,7 @@ export const backends: readonly BackendDefinition[] = [
   awsBackend,
   gcpBackend,
   azureBackend,
+  delineaBackend,
   inMemoryBackend,
 ];
 

@@ -42,11 +42,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 [["token","tokenFile","token"],["roleId","roleIdFile","role-id"],["secretId","secretIdFile","secret-id"],["ca","caFile","ca.crt"],["clientCert","clientCertFile","client.crt"],["clientKey","clientKeyFile","client.key"]]
 {{- end -}}
 
+{{/* Delinea secret files: [values key, config field, file name under /etc/kleidi/secrets/delinea]. */}}
+{{- define "kleidi.delineaFileTable" -}}
+[["credential","credentialFile","credential"],["ca","caFile","ca.crt"]]
+{{- end -}}
+
 {{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
 {{- define "kleidi.config" -}}
 {{- $v := .Values -}}
-{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "azure")) -}}
-{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp or azure, not %q" $v.backend) -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "azure" "delinea")) -}}
+{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp, azure or delinea, not %q" $v.backend) -}}
 {{- end -}}
 backend: {{ $v.backend }}
 # socket and httpAddress come from the pod's environment (container paths, the pod IP).
@@ -126,6 +131,26 @@ azure:
   {{- else }}
   credential: azure-json
   azureJsonFile: /etc/kleidi/secrets/azure/azure.json
+  {{- end }}
+{{- else if eq $v.backend "delinea" }}
+{{- $d := $v.delinea }}
+delinea:
+  mode: {{ $d.mode }}
+  url: {{ required "delinea.url is required" $d.url | quote }}
+  grant: {{ $d.grant }}
+  username: {{ required "delinea.username is required" $d.username | quote }}
+  tokenPath: {{ $d.tokenPath | quote }}
+  {{- if eq $d.mode "remote" }}
+  keyPath: {{ required "delinea.keyPath is required in remote mode" $d.keyPath | quote }}
+  {{- else }}
+  secretId: {{ required "delinea.secretId is required in kek-source mode" $d.secretId }}
+  field: {{ $d.field | quote }}
+  {{- end }}
+  {{- $_ := required "delinea.secrets.credential.name is required" $d.secrets.credential.name }}
+  {{- range $f := include "kleidi.delineaFileTable" . | fromJsonArray }}
+  {{- if (index $d.secrets (index $f 0)).name }}
+  {{ index $f 1 }}: /etc/kleidi/secrets/delinea/{{ index $f 2 }}
+  {{- end }}
   {{- end }}
 {{- else }}
 vault:
