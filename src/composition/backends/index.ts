@@ -1,4 +1,5 @@
 import { awsBackend } from './aws.js';
+import { azureBackend } from './azure.js';
 import type { BackendDefinition } from './backend.js';
 import { gcpBackend } from './gcp.js';
 import { delineaBackend } from './delinea.js';
@@ -18,6 +19,7 @@ export const backends: readonly BackendDefinition[] = [
   vaultBackend,
   awsBackend,
   gcpBackend,
+  azureBackend,
   delineaBackend,
   inMemoryBackend,
 ];

@@ -50,8 +50,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
 {{- define "kleidi.config" -}}
 {{- $v := .Values -}}
-{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "delinea")) -}}
-{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp or delinea, not %q" $v.backend) -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "azure" "delinea")) -}}
+{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp, azure or delinea, not %q" $v.backend) -}}
 {{- end -}}
 backend: {{ $v.backend }}
 # socket and httpAddress come from the pod's environment (container paths, the pod IP).
@@ -100,6 +100,37 @@ gcp:
   {{- end }}
   {{- if eq $v.gcp.credentials.source "secret" }}
   credentialsFile: /etc/kleidi/secrets/gcp/credentials.json
+  {{- end }}
+{{- else if eq $v.backend "azure" }}
+{{- $az := $v.azure }}
+azure:
+  {{- if $az.vaultUrl }}
+  vaultUrl: {{ $az.vaultUrl | quote }}
+  {{- else }}
+  vaultName: {{ required "azure.vaultUrl or azure.vaultName is required" $az.vaultName | quote }}
+  managedHsm: {{ $az.managedHsm }}
+  {{- end }}
+  keyName: {{ $az.keyName | quote }}
+  {{- with $az.cloud }}
+  cloud: {{ . }}
+  {{- end }}
+  {{- with $az.tenantId }}
+  tenantId: {{ . | quote }}
+  {{- end }}
+  {{- with $az.clientId }}
+  clientId: {{ . | quote }}
+  {{- end }}
+  {{- if eq $az.credential "managedIdentity" }}
+  credential: managed-identity
+  {{- else if eq $az.credential "workloadIdentity" }}
+  credential: workload-identity
+  federatedTokenFile: /var/run/secrets/kleidi/azure/token
+  {{- else if eq $az.credential "clientSecret" }}
+  credential: client-secret
+  clientSecretFile: /etc/kleidi/secrets/azure/client-secret
+  {{- else }}
+  credential: azure-json
+  azureJsonFile: /etc/kleidi/secrets/azure/azure.json
   {{- end }}
 {{- else if eq $v.backend "delinea" }}
 {{- $d := $v.delinea }}
