@@ -1,5 +1,8 @@
 import { awsBackend } from './aws.js';
+import { azureBackend } from './azure.js';
 import type { BackendDefinition } from './backend.js';
+import { gcpBackend } from './gcp.js';
+import { delineaBackend } from './delinea.js';
 import { inMemoryBackend } from './in-memory.js';
 import { localBackend } from './local.js';
 import { pkcs11Backend } from './pkcs11.js';
@@ -16,6 +19,9 @@ export const backends: readonly BackendDefinition[] = [
   pkcs11Backend,
   vaultBackend,
   awsBackend,
+  gcpBackend,
+  azureBackend,
+  delineaBackend,
   tpmBackend,
   inMemoryBackend,
 ];

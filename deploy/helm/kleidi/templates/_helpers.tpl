@@ -42,11 +42,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 [["token","tokenFile","token"],["roleId","roleIdFile","role-id"],["secretId","secretIdFile","secret-id"],["ca","caFile","ca.crt"],["clientCert","clientCertFile","client.crt"],["clientKey","clientKeyFile","client.key"]]
 {{- end -}}
 
+{{/* Delinea secret files: [values key, config field, file name under /etc/kleidi/secrets/delinea]. */}}
+{{- define "kleidi.delineaFileTable" -}}
+[["credential","credentialFile","credential"],["ca","caFile","ca.crt"]]
+{{- end -}}
+
 {{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
 {{- define "kleidi.config" -}}
 {{- $v := .Values -}}
-{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws")) -}}
-{{- fail (printf "backend must be local, pkcs11, vault or aws, not %q" $v.backend) -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "azure" "delinea")) -}}
+{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp, azure or delinea, not %q" $v.backend) -}}
 {{- end -}}
 backend: {{ $v.backend }}
 # socket and httpAddress come from the pod's environment (container paths, the pod IP).
@@ -87,6 +92,66 @@ aws:
   endpoint: {{ . | quote }}
   {{- end }}
   useFipsEndpoint: {{ $v.aws.useFipsEndpoint }}
+{{- else if eq $v.backend "gcp" }}
+gcp:
+  key: {{ required "gcp.key is required (projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>)" $v.gcp.key | quote }}
+  {{- with $v.gcp.endpoint }}
+  endpoint: {{ . | quote }}
+  {{- end }}
+  {{- if eq $v.gcp.credentials.source "secret" }}
+  credentialsFile: /etc/kleidi/secrets/gcp/credentials.json
+  {{- end }}
+{{- else if eq $v.backend "azure" }}
+{{- $az := $v.azure }}
+azure:
+  {{- if $az.vaultUrl }}
+  vaultUrl: {{ $az.vaultUrl | quote }}
+  {{- else }}
+  vaultName: {{ required "azure.vaultUrl or azure.vaultName is required" $az.vaultName | quote }}
+  managedHsm: {{ $az.managedHsm }}
+  {{- end }}
+  keyName: {{ $az.keyName | quote }}
+  {{- with $az.cloud }}
+  cloud: {{ . }}
+  {{- end }}
+  {{- with $az.tenantId }}
+  tenantId: {{ . | quote }}
+  {{- end }}
+  {{- with $az.clientId }}
+  clientId: {{ . | quote }}
+  {{- end }}
+  {{- if eq $az.credential "managedIdentity" }}
+  credential: managed-identity
+  {{- else if eq $az.credential "workloadIdentity" }}
+  credential: workload-identity
+  federatedTokenFile: /var/run/secrets/kleidi/azure/token
+  {{- else if eq $az.credential "clientSecret" }}
+  credential: client-secret
+  clientSecretFile: /etc/kleidi/secrets/azure/client-secret
+  {{- else }}
+  credential: azure-json
+  azureJsonFile: /etc/kleidi/secrets/azure/azure.json
+  {{- end }}
+{{- else if eq $v.backend "delinea" }}
+{{- $d := $v.delinea }}
+delinea:
+  mode: {{ $d.mode }}
+  url: {{ required "delinea.url is required" $d.url | quote }}
+  grant: {{ $d.grant }}
+  username: {{ required "delinea.username is required" $d.username | quote }}
+  tokenPath: {{ $d.tokenPath | quote }}
+  {{- if eq $d.mode "remote" }}
+  keyPath: {{ required "delinea.keyPath is required in remote mode" $d.keyPath | quote }}
+  {{- else }}
+  secretId: {{ required "delinea.secretId is required in kek-source mode" $d.secretId }}
+  field: {{ $d.field | quote }}
+  {{- end }}
+  {{- $_ := required "delinea.secrets.credential.name is required" $d.secrets.credential.name }}
+  {{- range $f := include "kleidi.delineaFileTable" . | fromJsonArray }}
+  {{- if (index $d.secrets (index $f 0)).name }}
+  {{ index $f 1 }}: /etc/kleidi/secrets/delinea/{{ index $f 2 }}
+  {{- end }}
+  {{- end }}
 {{- else }}
 vault:
   address: {{ required "vault.address is required" $v.vault.address | quote }}
