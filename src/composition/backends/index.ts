@@ -6,6 +6,7 @@ import { delineaBackend } from './delinea.js';
 import { inMemoryBackend } from './in-memory.js';
 import { localBackend } from './local.js';
 import { pkcs11Backend } from './pkcs11.js';
+import { tpmBackend } from './tpm.js';
 import { vaultBackend } from './vault.js';
 
 /**
@@ -21,6 +22,7 @@ export const backends: readonly BackendDefinition[] = [
   gcpBackend,
   azureBackend,
   delineaBackend,
+  tpmBackend,
   inMemoryBackend,
 ];
 

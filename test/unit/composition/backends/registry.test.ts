@@ -76,7 +76,7 @@ describe('the backend registry', () => {
   it('names the default first in help text, and every backend once', () => {
     // Commander wraps the help at 80 columns.
     expect(serveOf(backends).helpInformation().replace(/\s+/g, ' ')).toContain(
-      'local (default), pkcs11, vault, aws, gcp, azure, delinea or in-memory',
+      'local (default), pkcs11, vault, aws, gcp, azure, delinea, tpm or in-memory',
     );
     expect(DEFAULT_BACKEND).toBe('local');
     expect(new Set(backends.map((b) => b.name)).size).toBe(backends.length);

@@ -34,7 +34,7 @@ describe('loadConfig refuses bad settings', () => {
 
   it('refuses an unknown backend, listing the valid ones', () => {
     expect(problems({ backend: 'vaultt' })[0]).toMatch(
-      /^backend: "vaultt" is not one of local, pkcs11, vault, aws, gcp, azure, delinea, in-memory/,
+      /^backend: "vaultt" is not one of local, pkcs11, vault, aws, gcp, azure, delinea, tpm, in-memory/,
     );
   });
 

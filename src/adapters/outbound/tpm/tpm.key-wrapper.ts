@@ -1,0 +1,147 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { envelopeHeader } from '../../../domain/model/envelope.js';
+import {
+  BackendMisconfiguredError,
+  BackendUnavailableError,
+  KeyVersionUnknownError,
+  KmsError,
+} from '../../../domain/model/errors.js';
+import type { KeyVersion, WrappedKey } from '../../../domain/model/key-version.js';
+import { throwIfAborted } from '../../../domain/services/abortable.js';
+import type { KeyWrapper } from '../../../ports/outbound/key-wrapper.port.js';
+import type { Logger } from '../../../ports/outbound/logger.port.js';
+import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
+import { stampOfFile } from './tpm.files.js';
+import { tpmKeyId } from './tpm.key-id.js';
+import { toKmsError } from './tpm.kms-errors.js';
+import { readNodeKeys } from './tpm.node-file.js';
+import type { TpmNode } from './tpm.node.js';
+
+interface LoadedKey {
+  readonly version: KeyVersion;
+  readonly key: KeyObject;
+}
+
+/**
+ * Serves with the KEK versions of this node's key file, unsealed from the
+ * TPM when the file is first read or changes, and then held in memory
+ * (ADR 0014: a TPM is too slow for a cold-start Decrypt storm). Wrap and
+ * unwrap are AES-256-GCM in-process with the envelope header as associated
+ * data; the TPM is used again only when the node key file changes.
+ */
+export class TpmKeyWrapper implements KeyWrapper {
+  readonly backend = 'tpm';
+  private keys = new Map<string, LoadedKey>();
+  private current: KeyVersion | undefined;
+  private stamp: string | undefined;
+  private reloading: Promise<void> | undefined;
+
+  private constructor(
+    private readonly path: string,
+    private readonly node: TpmNode,
+    private readonly log: Logger,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  /** Unseals every version; fails (startup) without a node key file or when the TPM refuses. */
+  static async open(path: string, node: TpmNode, log: Logger, release: () => Promise<void>): Promise<TpmKeyWrapper> {
+    const w = new TpmKeyWrapper(path, node, log, release);
+    try {
+      await w.reload();
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    return w;
+  }
+
+  async currentVersion(signal: AbortSignal): Promise<KeyVersion> {
+    throwIfAborted(signal);
+    const stamp = await stampOfFile(this.path);
+    if (stamp === undefined) {
+      throw new BackendUnavailableError(`TPM node key file ${this.path} is missing; restore it before a restart`);
+    }
+    if (stamp !== this.stamp) {
+      try {
+        await this.reloadOnce();
+      } catch (err) {
+        // Keep serving the keys held: they are still valid; report why the change cannot be used.
+        const why = err instanceof KmsError ? err.message : 'unexpected error';
+        throw new BackendUnavailableError(`TPM node key file changed but cannot be loaded: ${why}`, { cause: err });
+      }
+    }
+    if (!this.current) throw new BackendUnavailableError('TPM node key file holds no key');
+    return this.current;
+  }
+
+  async wrap(seed: Uint8Array, version: KeyVersion, signal: AbortSignal): Promise<WrappedKey> {
+    throwIfAborted(signal);
+    const k = await this.lookup(version.keyId);
+    return { keyId: k.version.keyId, payload: gcmSeal(k.key, seed, envelopeHeader(k.version.keyId, 'aes-256-gcm')) };
+  }
+
+  async unwrap(wrapped: WrappedKey, signal: AbortSignal): Promise<Uint8Array> {
+    throwIfAborted(signal);
+    const k = await this.lookup(wrapped.keyId);
+    return gcmOpen(k.key, wrapped.payload, envelopeHeader(wrapped.keyId, 'aes-256-gcm'), this.backend);
+  }
+
+  async close(): Promise<void> {
+    this.keys = new Map();
+    this.current = undefined;
+    await this.release();
+  }
+
+  private async lookup(keyId: string): Promise<LoadedKey> {
+    let k = this.keys.get(keyId);
+    if (!k && (await stampOfFile(this.path)) !== this.stamp) {
+      await this.reloadOnce().catch(() => undefined);
+      k = this.keys.get(keyId);
+    }
+    if (!k) throw new KeyVersionUnknownError(`key_id ${keyId} is not in this node's TPM key file`);
+    return k;
+  }
+
+  /** One reload at a time: concurrent callers share it. */
+  private reloadOnce(): Promise<void> {
+    this.reloading ??= this.reload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async reload(): Promise<void> {
+    const read = await readNodeKeys(this.path);
+    if (!read)
+      throw new BackendMisconfiguredError(`TPM node key file ${this.path} does not exist; run \`kleidi init\``);
+    const fresh = read.keys.versions.filter((v) => !this.keys.has(v.keyId));
+    let keks: Buffer[];
+    try {
+      keks = fresh.length > 0 ? await this.node.unseal(read.keys.srkName, fresh) : [];
+    } catch (err) {
+      throw toKmsError(err, `unsealing the KEKs of ${this.path}`);
+    }
+    const keys = new Map(this.keys);
+    fresh.forEach((v, i) => {
+      const kek = keks[i] as Buffer;
+      if (tpmKeyId(v.version, kek) !== v.keyId) {
+        throw new BackendMisconfiguredError(
+          `TPM node key file ${this.path}: version ${v.version} does not unseal to key_id ${v.keyId}`,
+        );
+      }
+      keys.set(v.keyId, { version: { keyId: v.keyId, version: v.version }, key: createSecretKey(kek) });
+      kek.fill(0);
+    });
+    const cur = read.keys.versions.find((v) => v.version === read.keys.current);
+    const current = cur ? keys.get(cur.keyId)?.version : undefined;
+    if (this.current && current && current.keyId !== this.current.keyId) {
+      this.log.info(
+        { keyId: current.keyId, version: current.version },
+        'TPM node key file reloaded with a new current key',
+      );
+    }
+    this.keys = keys;
+    this.current = current;
+    this.stamp = read.stamp;
+  }
+}

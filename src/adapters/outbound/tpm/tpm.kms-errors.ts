@@ -1,0 +1,40 @@
+import { BackendMisconfiguredError, BackendUnavailableError, KmsError } from '../../../domain/model/errors.js';
+import { TpmFormatError, TpmResponseError, TpmTransportError } from './tpm.errors.js';
+import { baseCode, RC } from './tpm.response-code.js';
+
+/**
+ * Translates a TPM failure into a KmsError kind on the response code (never
+ * on message text). `what` names the operation: "unsealing KEK version 2".
+ */
+export function toKmsError(err: unknown, what: string): KmsError {
+  if (err instanceof KmsError) return err;
+  if (err instanceof TpmTransportError) return new BackendUnavailableError(`${what}: ${err.message}`, { cause: err });
+  if (err instanceof TpmFormatError) return new BackendMisconfiguredError(`${what}: ${err.message}`, { cause: err });
+  if (err instanceof TpmResponseError) {
+    const rc = baseCode(err.rc.code);
+    const named = `${what}: ${err.message}`;
+    if (rc === RC.AUTH_FAIL || rc === RC.BAD_AUTH) {
+      return new BackendMisconfiguredError(
+        `${named}; the auth value (tpm.authFile) is wrong. kleidi does not retry: each wrong attempt counts toward the TPM's dictionary-attack lockout`,
+        { cause: err },
+      );
+    }
+    if (rc === RC.LOCKOUT) {
+      return new BackendUnavailableError(
+        `${named}; the TPM is in dictionary-attack lockout: wait for its recovery time or reset it with the lockout authorization (tpm2_dictionarylockout -c)`,
+        { cause: err },
+      );
+    }
+    if (rc === RC.INTEGRITY) {
+      return new BackendMisconfiguredError(
+        `${named}; the blob is corrupt or was made for another TPM: provision this node again`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (err.rc.warning) return new BackendUnavailableError(named, { cause: err });
+    return new BackendMisconfiguredError(named, { cause: err });
+  }
+  return new BackendUnavailableError(`${what}: unexpected error`, { cause: err });
+}

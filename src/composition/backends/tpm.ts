@@ -1,0 +1,111 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { TpmSettings } from '../../adapters/outbound/tpm/tpm.open.js';
+import { type BackendCheck, type BackendContext, defineBackend } from './backend.js';
+import { fileCheck } from './file-checks.js';
+
+const path = () => z.string().min(1);
+
+/** `/dev/tpmrm0`-style device paths, or swtpm's TCP data socket (tests, docs' walkthrough). */
+const TPM_ADDRESS = /^(\/\S+|swtpm:[^:\s]+:\d{1,5})$/;
+
+/**
+ * The `tpm` config section (a TPM 2.0, docs/adr/0014-tpm-backend.md). Field names give the
+ * env names through the loader: device ↔ KLEIDI_TPM_DEVICE, nodeKeyFile ↔
+ * KLEIDI_TPM_NODE_KEY_FILE, ringFile ↔ KLEIDI_TPM_RING_FILE, authFile ↔ KLEIDI_TPM_AUTH_FILE.
+ * Secrets (the ring, the auth value) are only ever file paths, read by the adapter with the
+ * shared secret-file reader (src/adapters/outbound/shared/secret-file.ts).
+ */
+export const TpmConfigSchema = z.strictObject({
+  device: z
+    .string()
+    .regex(TPM_ADDRESS, 'must be a device path such as /dev/tpmrm0, or swtpm:<host>:<port>')
+    .default('/dev/tpmrm0')
+    .meta({
+      description:
+        "The TPM: the kernel resource manager's device (`/dev/tpmrm0`), or `swtpm:<host>:<port>` for swtpm's TCP socket (tests).",
+    }),
+  nodeKeyFile: path().optional().meta({
+    description:
+      "This node's key file: the KEK versions as blobs only this node's TPM can load; the default is `<stateDir>/tpm-node-keys.json`.",
+  }),
+  ringFile: path()
+    .optional()
+    .meta({
+      description:
+        'The KEK ring (secret, mode 0600), read by `kleidi init` and `kleidi rotate` only; remove it from the node afterwards. ' +
+        'The default is `<stateDir>/tpm-ring.json`.',
+    }),
+  authFile: path().optional().meta({
+    description:
+      "File holding the auth value of this node's sealed KEK objects (mode 0600); when unset, an empty auth value.",
+  }),
+});
+
+export type TpmConfig = z.output<typeof TpmConfigSchema>;
+
+/** Maps the validated section to the adapter's settings; file defaults live in the state directory. */
+export function tpmSettings(c: TpmConfig, ctx: Pick<BackendContext, 'stateDir'>): TpmSettings {
+  return {
+    tpm: c.device,
+    nodeKeyFile: c.nodeKeyFile ?? join(ctx.stateDir, 'tpm-node-keys.json'),
+    ringFile: c.ringFile ?? join(ctx.stateDir, 'tpm-ring.json'),
+    ...(c.authFile ? { authFile: c.authFile } : {}),
+  };
+}
+
+/** The TPM 2.0 backend (`backend: tpm`). */
+export const tpmBackend = defineBackend({
+  name: 'tpm',
+  summary: "a KEK sealed to each node's TPM 2.0, no HSM or cloud",
+  section: 'tpm',
+  schema: TpmConfigSchema,
+  adapter: 'tpm',
+  libraries: [],
+  docs: 'docs/backends/tpm.md',
+  testing: {
+    harness: 'test/backends/tpm.harness.ts',
+    contract: 'test/contract/tpm.contract.test.ts',
+    campaign: 'test/reliability/39-tpm.campaign.ts',
+  },
+  async doctor(c, ctx) {
+    const s = tpmSettings(c, ctx);
+    const checks: BackendCheck[] = [];
+    if (s.tpm.startsWith('/'))
+      checks.push(
+        await fileCheck(
+          'backend.config',
+          'TPM device',
+          s.tpm,
+          "give kleidi's user access to the TPM resource manager (group tss on most distributions)",
+        ),
+      );
+    checks.push(
+      await fileCheck(
+        'backend.config',
+        'TPM node key file',
+        s.nodeKeyFile,
+        `provision this node (docs/backends/tpm.md): \`kleidi init --backend tpm --state-dir ${ctx.stateDir}\` with the ring file present`,
+      ),
+    );
+    if (s.authFile)
+      checks.push(
+        await fileCheck(
+          'backend.credentials',
+          'TPM auth value file',
+          s.authFile,
+          'restore the auth value file (mode 0600)',
+        ),
+      );
+    return checks;
+  },
+  // The adapter is imported only when this backend is used.
+  openWrapper: async (c, ctx) => {
+    const { openTpmWrapper } = await import('../../adapters/outbound/tpm/tpm.open.js');
+    return openTpmWrapper(tpmSettings(c, ctx), ctx.logger);
+  },
+  openAdmin: async (c, ctx) => {
+    const { openTpmAdmin } = await import('../../adapters/outbound/tpm/tpm.open.js');
+    return openTpmAdmin(tpmSettings(c, ctx));
+  },
+});

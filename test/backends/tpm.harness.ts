@@ -1,0 +1,69 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startSwtpm, type Swtpm } from '../support/swtpm.fixture.js';
+import { type BenchComparison, kleidiInit, run, type StartOptions, type TestServer } from './harness.js';
+
+/** Installs swtpm, swtpm-tools and tpm2-tools from Debian when missing. */
+export async function prepare(): Promise<void> {
+  await run('bash', ['scripts/setup-swtpm.sh']);
+}
+
+/**
+ * What points kleidi at one simulated node: its swtpm's data socket, and the node key file,
+ * ring file and auth value file in `dir`. The files are explicit (not the state-directory
+ * defaults) so every kleidi started with this env (the conformance runner's nodes, `kleidi
+ * rotate`) uses the same node keys whatever its --state-dir.
+ */
+export function kleidiEnv(swtpm: Pick<Swtpm, 'port'>, dir: string): Record<string, string> {
+  return {
+    KLEIDI_TPM_DEVICE: `swtpm:127.0.0.1:${swtpm.port}`,
+    KLEIDI_TPM_NODE_KEY_FILE: join(dir, 'tpm-node-keys.json'),
+    KLEIDI_TPM_RING_FILE: join(dir, 'tpm-ring.json'),
+    KLEIDI_TPM_AUTH_FILE: join(dir, 'tpm-auth'),
+  };
+}
+
+/**
+ * A fresh swtpm (a software TPM 2.0 on loopback, its own state directory) and the first KEK:
+ * `kleidi init` creates the ring and imports it into this TPM under an auth value read from a
+ * 0600 file. Never a production setup: the ring file stays next to the node keys.
+ */
+export async function start(dir: string, opts: StartOptions = {}): Promise<TestServer> {
+  const swtpm = await startSwtpm();
+  const env = kleidiEnv(swtpm, dir);
+  try {
+    await writeFile(env.KLEIDI_TPM_AUTH_FILE as string, 'kleidi-test-tpm-auth\n', { mode: 0o600 });
+    await kleidiInit('tpm', join(dir, 'init-state'), env, opts);
+  } catch (err) {
+    await swtpm.stop();
+    throw err;
+  }
+  return { env, version: await version(), stop: () => swtpm.stop() };
+}
+
+/** "swtpm <version>" as swtpm reports it. */
+async function version(): Promise<string> {
+  const out = await run('swtpm', ['--version']).catch(() => '');
+  return /version\s+(\S+)/i.exec(out)?.[1] ? `swtpm ${/version\s+(\S+)/i.exec(out)?.[1]}` : 'swtpm ?';
+}
+
+/**
+ * The same work kleidi does per call, made directly with the command layer against the same
+ * swtpm (bench/raw/tpm.mjs): the current KEK unsealed once, then AES-256-GCM in Node with the
+ * envelope header as associated data. kleidi(tpm) ÷ this is what kleidi's whole path (gRPC
+ * included) costs on top of the unsealed KEK.
+ */
+export const bench: BenchComparison = {
+  baseline: {
+    label: 'raw-tpm-commands',
+    raw: 'bench/raw/tpm.mjs',
+    args: (env) => [
+      ...['--tpm', env.KLEIDI_TPM_DEVICE ?? ''],
+      ...['--node-keys', env.KLEIDI_TPM_NODE_KEY_FILE ?? ''],
+      ...['--auth-file', env.KLEIDI_TPM_AUTH_FILE ?? ''],
+    ],
+  },
+  // The TPM is not on the per-call path (ADR 0014), so the raw driver has no gRPC hop; the Go
+  // reference plugin does the same per-call work behind the same gRPC API.
+  references: [{ plugin: 'go-reference' }],
+};
