@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kleidiEnv } from '../backends/aws.harness.js';
 import { type KmsProxy, kmsError, startKmsProxy } from '../support/kms-proxy.js';
 import { type LocalKms, startLocalKms } from '../support/local-kms.fixture.js';
-import { LOGS, registerSecret, rounds, SOAK_SHARE_MS } from './support/env.js';
+import { LOGS, registerSecret, SOAK_SHARE_MS } from './support/env.js';
 import {
   type BackendRun,
   broken,
   type Fault,
   restartAndVerify,
   rotationFault,
-  runFault,
+  runCampaign,
   sigkillFault,
 } from './support/faults.js';
 import { HealthWatch } from './support/health.js';
@@ -140,24 +140,12 @@ describe('reliability: aws backend (local-kms)', () => {
     },
   ];
 
-  async function campaign(list: () => Fault[], shareMs: number): Promise<string[]> {
-    const r = rounds(shareMs);
-    const failures: string[] = [];
-    for (let round = 0; r.more(round); round++) {
-      for (const f of list()) {
-        const res = await runFault(run, f, round);
-        if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
-      }
-    }
-    return failures;
-  }
-
   it('faults under load: SIGKILL, local-kms killed and restarted, throttling, kleidi rotate', async () => {
-    expect(await campaign(outages, share / 2)).toEqual([]);
+    expect(await runCampaign(run, outages, share / 2)).toEqual([]);
   });
 
   it('slow KMS under load: absorbed within the budget, bounded beyond it', async () => {
-    expect(await campaign(slowness, share / 2)).toEqual([]);
+    expect(await runCampaign(run, slowness, share / 2)).toEqual([]);
   });
 
   it('after a restart, every Encrypt that returned OK decrypts to its original', async () => {

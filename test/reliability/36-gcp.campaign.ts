@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kleidiEnv } from '../backends/gcp.harness.js';
 import { type GcpKms, startGcpKms } from '../support/gcp-kms.fixture.js';
-import { registerSecret, rounds, SOAK_SHARE_MS } from './support/env.js';
+import { registerSecret, SOAK_SHARE_MS } from './support/env.js';
 import {
   type BackendRun,
   broken,
   type Fault,
   restartAndVerify,
   rotationFault,
-  runFault,
+  runCampaign,
   sigkillFault,
 } from './support/faults.js';
 import { HealthWatch } from './support/health.js';
@@ -160,24 +160,12 @@ describe('reliability: gcp backend (Cloud KMS test server)', () => {
     },
   ];
 
-  async function campaign(list: () => Fault[], shareMs: number): Promise<string[]> {
-    const r = rounds(shareMs);
-    const failures: string[] = [];
-    for (let round = 0; r.more(round); round++) {
-      for (const f of list()) {
-        const res = await runFault(run, f, round);
-        if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
-      }
-    }
-    return failures;
-  }
-
   it('faults under load: SIGKILL, server down and back, RESOURCE_EXHAUSTED, corrupted CRC32Cs, kleidi rotate', async () => {
-    expect(await campaign(outages, share / 2)).toEqual([]);
+    expect(await runCampaign(run, outages, share / 2)).toEqual([]);
   });
 
   it('degraded Cloud KMS under load: occasional corruption and slowness absorbed, bounded beyond the budget', async () => {
-    expect(await campaign(degradations, share / 2)).toEqual([]);
+    expect(await runCampaign(run, degradations, share / 2)).toEqual([]);
   });
 
   it('after a restart, every Encrypt that returned OK decrypts to its original', async () => {

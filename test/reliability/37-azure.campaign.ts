@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kleidiEnv } from '../backends/azure.harness.js';
 import { type AzureStack, startAzureStack } from '../support/azure.harness.js';
-import { registerSecret, rounds, SOAK_SHARE_MS } from './support/env.js';
+import { registerSecret, SOAK_SHARE_MS } from './support/env.js';
 import {
   type BackendRun,
   broken,
   type Fault,
   restartAndVerify,
   rotationFault,
-  runFault,
+  runCampaign,
   sigkillFault,
 } from './support/faults.js';
 import { HealthWatch } from './support/health.js';
@@ -153,24 +153,12 @@ describe('reliability: azure backend (fake Key Vault, real SDK)', () => {
     },
   ];
 
-  async function campaign(list: () => Fault[], shareMs: number): Promise<string[]> {
-    const r = rounds(shareMs);
-    const failures: string[] = [];
-    for (let round = 0; r.more(round); round++) {
-      for (const f of list()) {
-        const res = await runFault(run, f, round);
-        if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
-      }
-    }
-    return failures;
-  }
-
   it('faults under load: SIGKILL, Key Vault down, a 429 storm and a 429 burst, token endpoint down, kleidi rotate', async () => {
-    expect(await campaign(outages, share / 2)).toEqual([]);
+    expect(await runCampaign(run, outages, share / 2)).toEqual([]);
   });
 
   it('slow Key Vault under load: absorbed within the budget, bounded beyond it', async () => {
-    expect(await campaign(slowness, share / 2)).toEqual([]);
+    expect(await runCampaign(run, slowness, share / 2)).toEqual([]);
   });
 
   it('after a restart, every Encrypt that returned OK decrypts to its original', async () => {

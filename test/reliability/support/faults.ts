@@ -1,6 +1,6 @@
 import { analyzeCalls, type CallAnalysis } from './analysis.js';
 import { DEADLINE_MS, DEADLINE_SLACK_MS } from './deadline.js';
-import { HEALTH_DETECT_MAX_MS, HEALTH_RECOVER_MAX_MS, record, sleep } from './env.js';
+import { HEALTH_DETECT_MAX_MS, HEALTH_RECOVER_MAX_MS, record, rounds, sleep } from './env.js';
 import { describe as describeSample, isOk, isOutage, type HealthWatch } from './health.js';
 import { statusOnce, type KleidiNode } from './kleidi.js';
 import { Load, verifyJournals, type LoadOptions, type VerifySummary } from './load.js';
@@ -162,6 +162,23 @@ export function broken(r: { invariants: Record<string, boolean> }): string[] {
   return Object.entries(r.invariants)
     .filter(([, ok]) => !ok)
     .map(([k]) => k);
+}
+
+/**
+ * Runs each fault of `list()` once per round, for as many rounds as `shareMs`
+ * of the campaign's time allows, and returns "<fault>: <broken invariants>"
+ * for every result that broke one.
+ */
+export async function runCampaign(run: BackendRun, list: () => Fault[], shareMs: number): Promise<string[]> {
+  const r = rounds(shareMs);
+  const failures: string[] = [];
+  for (let round = 0; r.more(round); round++) {
+    for (const f of list()) {
+      const res = await runFault(run, f, round);
+      if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
+    }
+  }
+  return failures;
 }
 
 /** SIGKILL of kleidi under load, then a restart: the same fault for every backend. */
