@@ -10,13 +10,14 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KmsTestClient } from '../support/grpc-client.js';
 import { runKleidi, startKleidi, tempDir } from '../support/kleidi-process.js';
 import { letOtherUsersReach } from '../support/other-user.js';
 
 const KLEIDI_MAIN = resolve(import.meta.dirname, '../../dist/main.js');
+const NODE_MODULES = resolve(import.meta.dirname, '../../node_modules');
 /** The image's user (deploy/Dockerfile) and the conventional "nobody": two users that are not root. */
 const SERVICE = 65532;
 const OTHER = 65534;
@@ -28,11 +29,12 @@ function requireRoot(): void {
   }
 }
 
-// uids 65532 and 65534 run the checkout's node and dist/ here, wherever the checkout sits.
+// uids 65532 and 65534 run the checkout's node, dist/ and the libraries it imports here,
+// wherever the checkout sits and whatever umask made it.
 let restoreModes: (() => void) | undefined;
 beforeAll(() => {
   requireRoot();
-  restoreModes = letOtherUsersReach(process.execPath, KLEIDI_MAIN);
+  restoreModes = letOtherUsersReach(process.execPath, dirname(KLEIDI_MAIN), NODE_MODULES);
 });
 afterAll(() => restoreModes?.());
 
