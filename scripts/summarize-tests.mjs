@@ -10,6 +10,7 @@
 // (a crash after the report was written, an error outside any test) counts as one failure too.
 // Reports given without --step belong to a step that exited 0.
 import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
 const steps = [];
 const loose = [];
@@ -32,6 +33,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const note = (msg) => console.error(`summarize-tests: ${msg}`);
+/** The failed tests by name, printed just above the closing line: CI shows a run's tail, not its middle. */
+const failedNames = [];
 
 /** Counts one report; returns its failures. */
 function count(file) {
@@ -51,6 +54,14 @@ function count(file) {
     const files = (r.testResults ?? []).filter(
       (t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed'),
     ).length;
+    for (const t of r.testResults ?? []) {
+      const where = relative(process.cwd(), t.name ?? '?');
+      for (const a of t.assertionResults ?? []) if (a.status === 'failed') failedNames.push(`${where} > ${a.fullName}`);
+      if (t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')) {
+        const why = String(t.message ?? '').split('\n')[0];
+        failedNames.push(`${where} (the file failed outside its tests${why ? `: ${why}` : ''})`);
+      }
+    }
     let f = (r.numFailedTests ?? 0) + files;
     if (!r.success && f === 0) f = 1; // an error outside every file (vitest's unhandled errors)
     return { passed: r.numPassedTests ?? 0, failed: f, skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0) };
@@ -88,4 +99,8 @@ for (const step of steps) {
   }
   failed += stepFailed;
 }
+const SHOWN = 20;
+for (const name of failedNames.slice(0, SHOWN)) note(`failed: ${name}`);
+if (failedNames.length > SHOWN)
+  note(`failed: … and ${failedNames.length - SHOWN} more (the vitest output above names them)`);
 console.log(`kleidi: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

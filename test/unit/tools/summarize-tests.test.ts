@@ -21,7 +21,7 @@ function vitestReport(files: { status: 'passed' | 'failed'; tests: ('passed' | '
     testResults: files.map((f, i) => ({
       name: `file-${i}.ts`,
       status: f.status,
-      assertionResults: f.tests.map((status) => ({ status })),
+      assertionResults: f.tests.map((status, j) => ({ status, fullName: `suite test-${i}-${j}` })),
     })),
   };
 }
@@ -73,6 +73,23 @@ describe('scripts/summarize-tests.mjs: the closing count includes every step tha
       ]),
     );
     expect(summarize(campaign).line).toBe('kleidi: 2 passed, 2 failed');
+  });
+
+  it('names the failed tests last, above the closing line, since CI shows only the tail of a run', async () => {
+    const campaign = await report(
+      'reliability-local.json',
+      vitestReport([
+        { status: 'failed', tests: ['passed', 'failed'] },
+        { status: 'failed', tests: ['passed'] },
+      ]),
+    );
+    const r = summarize(campaign);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.slice(-2)).toEqual([
+      'summarize-tests: failed: file-0.ts > suite test-0-1',
+      'summarize-tests: failed: file-1.ts (the file failed outside its tests)',
+    ]);
+    expect(r.stderr).not.toContain('test-0-0');
   });
 
   it('counts a step that exited non-zero although its reports show no failure', async () => {
