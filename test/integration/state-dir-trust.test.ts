@@ -18,6 +18,8 @@ import { letOtherUsersReach } from '../support/other-user.js';
 
 const KLEIDI_MAIN = resolve(import.meta.dirname, '../../dist/main.js');
 const NODE_MODULES = resolve(import.meta.dirname, '../../node_modules');
+/** Node reads it to learn that dist/main.js is an ES module ("type": "module"). */
+const PACKAGE_JSON = resolve(import.meta.dirname, '../../package.json');
 /** The image's user (deploy/Dockerfile) and the conventional "nobody": two users that are not root. */
 const SERVICE = 65532;
 const OTHER = 65534;
@@ -34,7 +36,7 @@ function requireRoot(): void {
 let restoreModes: (() => void) | undefined;
 beforeAll(() => {
   requireRoot();
-  restoreModes = letOtherUsersReach(process.execPath, dirname(KLEIDI_MAIN), NODE_MODULES);
+  restoreModes = letOtherUsersReach(process.execPath, dirname(KLEIDI_MAIN), NODE_MODULES, PACKAGE_JSON);
 });
 afterAll(() => restoreModes?.());
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -236,6 +236,7 @@ export async function setUpTransit(server: VaultServer, mount = 'transit', key =
 export async function secretFile(dir: string, name: string, content: string, mode = 0o600): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, content, { mode });
+  await chmod(path, mode); // the mode asked for, whatever the umask
   return path;
 }
 

@@ -97,6 +97,7 @@ describe('deploy/image/prepare-host-dirs.mjs (the init container without a shell
   it('refuses a socket or state directory that is a symbolic link', () => {
     const real = join(root, 'real');
     mkdirSync(real, { mode: 0o755 });
+    chmodSync(real, 0o755); // whatever the umask
     symlinkSync(real, join(root, 'state'));
     const r = run('--owner', `${UID}:${UID}`, '--state-dir', join(root, 'state'));
     expect(r.out).toContain('is not a directory (a symbolic link is refused)');
