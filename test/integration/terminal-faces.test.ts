@@ -14,6 +14,8 @@ import { startKleidi, tempDir } from '../support/kleidi-process.js';
 const KLEIDI_MAIN = resolve(import.meta.dirname, '../../dist/main.js');
 const ESC = '\x1b';
 const ANSI = new RegExp(`${ESC}\\[[0-9;]*m`, 'g');
+/** The default 3 s deadline mirrors kube-apiserver's; these tests check output, so they wait longer on a loaded machine. */
+const PATIENT = ['--timeout', '20s'];
 const BASE_ENV = { ...process.env, KLEIDI_HTTP_ADDRESS: '127.0.0.1:0', NO_COLOR: '' };
 const sh = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -138,7 +140,7 @@ describe('on a terminal: text logs and a copyable EncryptionConfiguration', () =
   it('status, keys and version print tables; --output json prints what a pipe gets', async () => {
     const k = await startKleidi(tmp.dir, [], {});
     try {
-      const status = onTerminal(['status', '--socket', k.socket]);
+      const status = onTerminal(['status', '--socket', k.socket, ...PATIENT]);
       expect(await status.exited).toBe(0);
       expect(status.output().replace(ANSI, '')).toMatch(
         /^healthz {2}ok\nkeyId {4}local:v1:[0-9a-f]+\nversion {2}v2\n$/,
@@ -155,7 +157,11 @@ describe('on a terminal: text logs and a copyable EncryptionConfiguration', () =
       expect(await version.exited).toBe(0);
       expect(version.output().replace(ANSI, '')).toMatch(/^kleidi {2}\S+\nnode {4}v\d+\.\d+\.\d+\nkmsApi {2}v2\n$/);
 
-      for (const args of [['status', '--socket', k.socket], ['keys', '--state-dir', k.stateDir], ['version']]) {
+      for (const args of [
+        ['status', '--socket', k.socket, ...PATIENT],
+        ['keys', '--state-dir', k.stateDir],
+        ['version'],
+      ]) {
         const tty = onTerminal([...args, '--output', 'json']);
         expect(await tty.exited).toBe(0);
         const pipe = await onPipe(args);
@@ -165,7 +171,8 @@ describe('on a terminal: text logs and a copyable EncryptionConfiguration', () =
     } finally {
       await k.stop();
     }
-  });
+    // Nine CLI processes, each a Node start: ~8 s here unloaded, over 30 s on a machine at load 19.
+  }, 120_000);
 });
 
 describe('on a pipe (a pod, systemd): JSON exactly as before', () => {
@@ -190,7 +197,7 @@ describe('on a pipe (a pod, systemd): JSON exactly as before', () => {
   it('status, keys and version print the JSON they always printed', async () => {
     const k = await startKleidi(tmp.dir);
     try {
-      const status = await onPipe(['status', '--socket', k.socket]);
+      const status = await onPipe(['status', '--socket', k.socket, ...PATIENT]);
       expect(status.stdout).toMatch(/^\{"version":"v2","healthz":"ok","keyId":"local:v1:[0-9a-f]+"\}\n$/);
       const keys = await onPipe(['keys', '--state-dir', k.stateDir]);
       const doc = JSON.parse(keys.stdout) as { backend: string; keys: Record<string, unknown>[] };
