@@ -67,7 +67,7 @@ describe('a reload refused for a wrong auth value', () => {
       const error = await w.currentVersion(aSignal()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BackendUnavailableError);
       expect((error as Error).message).toMatch(
-        /node key file changed but cannot be loaded: .*TPM_RC_AUTH_FAIL.*auth value \(tpm\.authFile\) is wrong/,
+        /^TPM node key file changed, not reloaded: TPM2_Unseal failed: TPM_RC_AUTH_FAIL.*auth value \(tpm\.authFile\) is wrong/,
       );
     }
     // A Decrypt for the new key_id does not try again either; the held version still serves.

@@ -11,6 +11,7 @@ import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyWrapper } from '../../../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
+import { TpmResponseError } from './tpm.errors.js';
 import { stampOfFile } from './tpm.files.js';
 import { tpmKeyId } from './tpm.key-id.js';
 import { isWrongAuth, toKmsError } from './tpm.kms-errors.js';
@@ -72,8 +73,14 @@ export class TpmKeyWrapper implements KeyWrapper {
         await this.reloadOnce();
       } catch (err) {
         // Keep serving the keys held: they are still valid; report why the change cannot be used.
+        // Status shows the first 160 characters of this (key-state-tracker.ts), so a TPM's
+        // answer comes first and the file's path, which the operator configured, is left out.
+        const what = 'TPM node key file changed, not reloaded';
+        if (err instanceof KmsError && err.cause instanceof TpmResponseError) {
+          throw new BackendUnavailableError(toKmsError(err.cause, what).message, { cause: err });
+        }
         const why = err instanceof KmsError ? err.message : 'unexpected error';
-        throw new BackendUnavailableError(`TPM node key file changed but cannot be loaded: ${why}`, { cause: err });
+        throw new BackendUnavailableError(`${what}: ${why}`, { cause: err });
       }
     }
     if (!this.current) throw new BackendUnavailableError('TPM node key file holds no key');

@@ -43,6 +43,12 @@ export function toKmsError(err: unknown, what: string): KmsError {
         },
       );
     }
+    if (rc === RC.OBJECT_MEMORY) {
+      return new BackendUnavailableError(
+        `${named}; the TPM's transient object slots are full (held by another client: /dev/tpmrm0 would page them out)`,
+        { cause: err },
+      );
+    }
     if (err.rc.warning) return new BackendUnavailableError(named, { cause: err });
     return new BackendMisconfiguredError(named, { cause: err });
   }
