@@ -123,9 +123,16 @@ await stepRun('conformance', async () => {
   const server = await harness.start(dir);
   try {
     const envArgs = Object.entries(server.env).flatMap(([k, v]) => ['-env', `${k}=${v}`]);
+    // A backend with key material per node gives node-b its own settings and a rotation that reaches both.
+    const nodeB = server.conformance
+      ? [
+          ...Object.entries(server.conformance.nodeBEnv).flatMap(([k, v]) => ['-node-b-env', `${k}=${v}`]),
+          ...['-rotate-cmd', server.conformance.rotateCmd],
+        ]
+      : [];
     return await sh(
       'bash',
-      ['test/conformance/run.sh', '-backend', def.name, ...envArgs],
+      ['test/conformance/run.sh', '-backend', def.name, ...envArgs, ...nodeB],
       childEnv({ KLEIDI_CONFORMANCE_SUMMARY: join(out, `conformance-${def.name}.json`) }),
     );
   } finally {

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { doctorSubject } from './doctor.js';
 import type { Config } from './config/schema.js';
 import { runServe } from './serve.js';
+import { tpmProvisioning } from './tpm-provisioning.js';
 import { versionInfo } from './version.js';
 
 /**
@@ -28,6 +29,7 @@ export function cliApp(env: NodeJS.ProcessEnv, registry: readonly BackendDefinit
     serve: (config) => runServe(config, env),
     withKeyAdmin: (config, use) => withKeyAdmin(config, env, use),
     doctor: (config) => doctorSubject(config, env),
+    tpm: (config) => tpmProvisioning(config),
     version: versionInfo,
   };
 }

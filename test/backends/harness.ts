@@ -31,6 +31,19 @@ export interface StartOptions {
 export interface TestServer {
   /** `KLEIDI_*` settings and other variables (e.g. SOFTHSM2_CONF) that point kleidi at this server. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * For a backend whose nodes hold key material of their own (tpm: one TPM per node), what the
+   * conformance runner needs to make its two-node scenario two real nodes.
+   */
+  readonly conformance?: {
+    /** node-b's own settings, over `env` (test/conformance `-node-b-env`). */
+    readonly nodeBEnv: Readonly<Record<string, string>>;
+    /**
+     * sh command that adds a current KEK on every node (`-rotate-cmd`); it sees
+     * $CONFORMANCE_KLEIDI, $CONFORMANCE_BACKEND and $CONFORMANCE_STATE_DIR and `env`.
+     */
+    readonly rotateCmd: string;
+  };
   /** The server and its version, for reports (e.g. the benchmark's version table). */
   readonly version?: string;
   stop(): Promise<void>;
@@ -80,6 +93,11 @@ export async function run(cmd: string, args: readonly string[], env: NodeJS.Proc
   }
 }
 
+/** The command that runs kleidi: `opts.kleidi`, or the pinned Node on dist/main.js. */
+export function kleidiArgv(opts: StartOptions = {}): readonly string[] {
+  return opts.kleidi ?? KLEIDI;
+}
+
 /** `kleidi init` against a test server (its env only); idempotent, never overwrites a key. */
 export async function kleidiInit(
   backend: string,
@@ -88,7 +106,7 @@ export async function kleidiInit(
   opts: StartOptions = {},
 ): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const [cmd, ...prefix] = opts.kleidi ?? KLEIDI;
+  const [cmd, ...prefix] = kleidiArgv(opts);
   if (cmd === undefined) throw new Error('StartOptions.kleidi is empty');
   await run(cmd, [...prefix, 'init', '--backend', backend, '--state-dir', stateDir], childEnv(env));
 }

@@ -42,7 +42,12 @@ func (k *kleidi) env() []string {
 		"CONFORMANCE_KLEIDI="+strings.Join(k.s.opts.kleidi, " "),
 		"CONFORMANCE_BACKEND="+k.s.opts.backend,
 		"CONFORMANCE_STATE_DIR="+k.s.stateDir)
-	return append(env, k.s.opts.env...)
+	env = append(env, k.s.opts.env...)
+	if k.name == "node-b" {
+		// os/exec keeps the last value of a duplicated key: node-b's own settings win.
+		env = append(env, k.s.opts.nodeBEnv...)
+	}
+	return env
 }
 
 func (k *kleidi) running() bool {

@@ -25,6 +25,7 @@ type options struct {
 	backend   string
 	serveArgs multiFlag // extra args for `kleidi serve` (backend settings)
 	env       multiFlag // extra KEY=VALUE for every kleidi process, also rotate
+	nodeBEnv  multiFlag // KEY=VALUE for the two-node scenario's node-b only, after -env (a node of its own)
 	rotateCmd string    // shell command that adds a new current KEK
 	refresh   string    // kleidi serve --refresh-interval
 	timeout   time.Duration
@@ -61,6 +62,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.backend, "backend", "local", "backend under test (a registered backend name), passed as --backend to serve and rotate (settings via -env, e.g. KLEIDI_CONFIG=file)")
 	fs.Var(&o.serveArgs, "serve-arg", "extra argument for `kleidi serve` (repeatable)")
 	fs.Var(&o.env, "env", "extra KEY=VALUE for kleidi serve and rotate (repeatable)")
+	fs.Var(&o.nodeBEnv, "node-b-env", "KEY=VALUE for the two-node scenario's node-b only, overriding -env (repeatable)")
 	fs.StringVar(&o.rotateCmd, "rotate-cmd", defaultRotate, "sh command that rotates the KEK; sees $CONFORMANCE_KLEIDI, $CONFORMANCE_BACKEND, $CONFORMANCE_STATE_DIR")
 	fs.StringVar(&o.refresh, "refresh-interval", "1s", "kleidi serve --refresh-interval")
 	// 3s is the apiserver's default KMS timeout (encryptionconfig defaultTimeout, apis/apiserver/v1/defaults.go).
@@ -107,9 +109,9 @@ func parseOptions(args []string) (*options, error) {
 		}
 		o.run = re
 	}
-	for _, kv := range o.env {
+	for _, kv := range append(append([]string{}, o.env...), o.nodeBEnv...) {
 		if !strings.Contains(kv, "=") {
-			return nil, fmt.Errorf("-env %q is not KEY=VALUE", kv)
+			return nil, fmt.Errorf("-env/-node-b-env %q is not KEY=VALUE", kv)
 		}
 	}
 	if err := os.MkdirAll(o.workDir, 0o700); err != nil {

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
 
 // scenarioTwoNodes: an HA control plane has one apiserver and one kleidi per
-// node, sharing the key material (the same keyring file for local). Values
+// node, sharing the key material (the same keyring file for local; with
+// -node-b-env, node-b has settings of its own, e.g. a second TPM holding the
+// same KEK ring, and the rotate command must reach both nodes). Values
 // written on one node are read on the other, and both report the same key_id;
 // otherwise reads fail with "unable to transform key" (kubernetes #66844).
 func scenarioTwoNodes(s *suite) error {
@@ -16,6 +19,9 @@ func scenarioTwoNodes(s *suite) error {
 		return err
 	}
 	nodeB := s.newKleidi("node-b", filepath.Join(s.opts.workDir, "node-b.sock"))
+	if len(s.opts.nodeBEnv) > 0 {
+		logf("node-b has settings of its own: %s", strings.Join(envKeys(s.opts.nodeBEnv), ", "))
+	}
 	if err := nodeB.start(); err != nil {
 		return err
 	}
@@ -78,4 +84,13 @@ func crossRead(from, to *apiServer, tag string) error {
 	}
 	logf("%d values written via %s read back via %s (Decrypt on the other kleidi)", len(items), from.name, to.name)
 	return nil
+}
+
+// envKeys lists the names of KEY=VALUE settings (their values may be paths to secrets).
+func envKeys(kvs []string) []string {
+	keys := make([]string, 0, len(kvs))
+	for _, kv := range kvs {
+		keys = append(keys, strings.SplitN(kv, "=", 2)[0])
+	}
+	return keys
 }

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TpmCommands } from '../../src/adapters/outbound/tpm/tpm.commands.js';
+import { TPM_RH_OWNER } from '../../src/adapters/outbound/tpm/tpm.constants.js';
+import { TpmResponseError } from '../../src/adapters/outbound/tpm/tpm.errors.js';
+import { baseCode, RC } from '../../src/adapters/outbound/tpm/tpm.response-code.js';
+import { SocketTransport } from '../../src/adapters/outbound/tpm/tpm.socket-transport.js';
+import { srkTemplate } from '../../src/adapters/outbound/tpm/tpm.templates.js';
+import { KmsTestClient } from '../support/grpc-client.js';
 import { kleidiEnv } from '../backends/tpm.harness.js';
 import { type Swtpm, startSwtpm } from '../support/swtpm.fixture.js';
 import { record, registerSecret, rounds, SOAK_SHARE_MS } from './support/env.js';
@@ -15,14 +22,29 @@ import {
   sigkillFault,
 } from './support/faults.js';
 import { HealthWatch } from './support/health.js';
-import { KleidiNode, runCli } from './support/kleidi.js';
+import { KleidiNode, runCli, type StatusSample, statusOnce } from './support/kleidi.js';
 
-/** TPM2_PT_LOCKOUT_COUNTER (TPM 2.0 Library Part 2, 6.13: TPM_PT_VAR + 14) as tpm2_getcap prints it. */
-async function lockoutCounter(swtpm: Swtpm): Promise<number> {
+/** A TPM_PT_VAR property (TPM 2.0 Library Part 2, 6.13) as tpm2_getcap prints it. */
+async function variable(swtpm: Swtpm, name: string): Promise<number> {
   const out = await swtpm.tools('tpm2_getcap', ['properties-variable']);
-  const m = /TPM2_PT_LOCKOUT_COUNTER:\s*(?:raw:\s*)?(0x[0-9a-f]+|\d+)/i.exec(out);
-  if (!m?.[1]) throw new Error(`no TPM2_PT_LOCKOUT_COUNTER in tpm2_getcap output:\n${out}`);
+  const m = new RegExp(`${name}:\\s*(?:raw:\\s*)?(0x[0-9a-f]+|\\d+)`, 'i').exec(out);
+  if (!m?.[1]) throw new Error(`no ${name} in tpm2_getcap output:\n${out}`);
   return Number(m[1]);
+}
+
+/** TPM2_PT_LOCKOUT_COUNTER (TPM_PT_VAR + 14). */
+const lockoutCounter = (swtpm: Swtpm) => variable(swtpm, 'TPM2_PT_LOCKOUT_COUNTER');
+
+/** Polls Status until `ok` holds (kleidi's refresh runs every 10 s by default); the first matching sample. */
+async function statusUntil(socket: string, ok: (s: StatusSample) => boolean, ms = 40_000): Promise<StatusSample> {
+  const deadline = Date.now() + ms;
+  let last: StatusSample | undefined;
+  while (Date.now() < deadline) {
+    last = await statusOnce(socket, 3_000);
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Status never matched within ${ms} ms; last: ${JSON.stringify(last)}`);
 }
 
 /**
@@ -87,6 +109,38 @@ describe('reliability: tpm backend (swtpm)', () => {
     ),
   ];
 
+  /**
+   * A node key file with one more version, made by `kleidi rotate` on a copy, so the served file
+   * changes only when the copy is renamed over it (while the TPM is in the state under test).
+   */
+  async function preparedRotation(tag: string): Promise<{ swapIn: () => Promise<void>; keyId: string }> {
+    const served = env.KLEIDI_TPM_NODE_KEY_FILE as string;
+    const copy = join(dir, `tpm-node-keys.${tag}.json`);
+    await copyFile(served, copy);
+    await chmod(copy, 0o600);
+    const r = await runCli(
+      'tpm-admin',
+      ['rotate', '--backend', 'tpm', '--state-dir', join(dir, 'state-admin'), '--output', 'json'],
+      { ...env, KLEIDI_TPM_NODE_KEY_FILE: copy },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const keyId = (JSON.parse(r.stdout) as { current: { keyId: string } }).current.keyId;
+    return { swapIn: () => rename(copy, served), keyId };
+  }
+
+  /** Encrypt then Decrypt through the serving node: it keeps serving with the versions it holds. */
+  async function roundTrip(): Promise<void> {
+    const c = new KmsTestClient(node.spec.socket);
+    try {
+      const plaintext = randomBytes(32);
+      const enc = await c.encrypt(plaintext);
+      const dec = await c.decrypt({ ciphertext: enc.ciphertext, keyId: enc.keyId, annotations: enc.annotations });
+      expect(Buffer.from(dec.plaintext)).toEqual(plaintext);
+    } finally {
+      c.close();
+    }
+  }
+
   it('faults under load: SIGKILL, swtpm killed and restarted, kleidi rotate', async () => {
     const r = rounds(share);
     const failures: string[] = [];
@@ -129,5 +183,128 @@ describe('reliability: tpm backend (swtpm)', () => {
     // The serving node and its key file are untouched: a restart still decrypts every journal.
     const { invariants, verify } = await restartAndVerify(run);
     expect(broken({ invariants }), JSON.stringify(verify)).toEqual([]);
+  });
+
+  it('dictionary-attack lockout: health names it, no attempt is spent, recovery once cleared', async () => {
+    const prepared = await preparedRotation('lockout');
+    const held = await statusUntil(node.spec.socket, (x) => x.healthz === 'ok');
+    // The TPM's DA parameters, restored afterwards (TPM_PT_MAX_AUTH_FAIL, _LOCKOUT_INTERVAL, _LOCKOUT_RECOVERY).
+    const [maxTries, interval, recovery] = [
+      await variable(swtpm, 'TPM2_PT_MAX_AUTH_FAIL'),
+      await variable(swtpm, 'TPM2_PT_LOCKOUT_INTERVAL'),
+      await variable(swtpm, 'TPM2_PT_LOCKOUT_RECOVERY'),
+    ];
+    const setup = (n: number) =>
+      swtpm.tools('tpm2_dictionarylockout', ['-s', `-n${n}`, `-t${interval}`, `-l${recovery}`]);
+    // An empty lockout auth (swtpm's initial state) lets the test clear and set up the DA logic.
+    await swtpm.tools('tpm2_dictionarylockout', ['-c']);
+    await setup(1);
+    try {
+      // One failed authorisation (a start with a wrong auth file) now locks DA-protected objects out.
+      const wrongDir = await mkdtemp(join(dir, 'lockout-'));
+      await writeFile(join(wrongDir, 'tpm-auth'), 'not-the-auth-value\n', { mode: 0o600 });
+      const refused = await runCli(
+        'tpm-lockout',
+        ['serve', '--backend', 'tpm', '--socket', join(wrongDir, 'kms.sock'), '--state-dir', join(wrongDir, 'state')],
+        { ...env, KLEIDI_TPM_AUTH_FILE: join(wrongDir, 'tpm-auth') },
+        [],
+        20_000,
+      );
+      expect(refused.stderr + refused.stdout).toMatch(/auth value \(tpm\.authFile\) is wrong/);
+      expect(await lockoutCounter(swtpm)).toBe(1);
+      // A start in lockout names it and the fix.
+      const locked = await runCli(
+        'tpm-lockout',
+        ['serve', '--backend', 'tpm', '--socket', join(wrongDir, 'kms.sock'), '--state-dir', join(wrongDir, 'state')],
+        env,
+        [],
+        20_000,
+      );
+      expect(locked.code).not.toBe(0);
+      expect(locked.stderr + locked.stdout).toMatch(
+        /TPM_RC_LOCKOUT.*dictionary-attack lockout.*tpm2_dictionarylockout -c/,
+      );
+
+      // The serving node's key file gains a version it must unseal: refused, health says why, it keeps serving.
+      const t0 = Date.now();
+      await prepared.swapIn();
+      const degraded = await statusUntil(node.spec.socket, (x) => x.answered && x.healthz !== 'ok');
+      const detectMs = Date.now() - t0;
+      expect(degraded.healthz, degraded.healthz).toMatch(/TPM_RC_LOCKOUT.*dictionary-attack lockout/);
+      expect(degraded.keyId).toBe(held.keyId);
+      await roundTrip();
+      expect(await lockoutCounter(swtpm)).toBe(1);
+
+      const t1 = Date.now();
+      await swtpm.tools('tpm2_dictionarylockout', ['-c']);
+      const healthy = await statusUntil(node.spec.socket, (x) => x.healthz === 'ok' && x.keyId === prepared.keyId);
+      const recoverMs = Date.now() - t1;
+      await roundTrip();
+      record({
+        kind: 'tpm-lockout',
+        backend: 'tpm',
+        name: 'DA lockout, then cleared',
+        detectMs,
+        recoverMs,
+        degraded: degraded.healthz,
+        keyId: healthy.keyId,
+      });
+    } finally {
+      await swtpm.tools('tpm2_dictionarylockout', ['-c']);
+      await setup(maxTries);
+    }
+  });
+
+  it('a full transient object table: health names it, kleidi holds no handle, recovery once slots free', async () => {
+    const prepared = await preparedRotation('slots');
+    const held = await statusUntil(node.spec.socket, (x) => x.healthz === 'ok');
+    // Another client fills every transient slot (swtpm's raw socket has no resource manager to page them out).
+    const other = new TpmCommands(new SocketTransport('127.0.0.1', swtpm.port));
+    const fillers: number[] = [];
+    try {
+      for (;;) {
+        const full = await other.createPrimary(TPM_RH_OWNER, Buffer.alloc(0), srkTemplate()).then(
+          (o) => {
+            fillers.push(o.handle);
+            return false;
+          },
+          (e: unknown) => {
+            if (e instanceof TpmResponseError && baseCode(e.rc.code) === RC.OBJECT_MEMORY) return true;
+            throw e;
+          },
+        );
+        if (full) break;
+        if (fillers.length > 64) throw new Error('the TPM never ran out of transient slots');
+      }
+      const t0 = Date.now();
+      await prepared.swapIn();
+      const degraded = await statusUntil(node.spec.socket, (x) => x.answered && x.healthz !== 'ok');
+      const detectMs = Date.now() - t0;
+      expect(degraded.healthz, degraded.healthz).toMatch(/TPM_RC_OBJECT_MEMORY/);
+      expect(degraded.keyId).toBe(held.keyId);
+      await roundTrip();
+      // kleidi left nothing loaded: the table holds the other client's objects only.
+      expect((await other.getHandles()).sort()).toEqual([...fillers].sort());
+
+      const slots = fillers.length;
+      const t1 = Date.now();
+      for (const h of fillers.splice(0)) await other.flushContext(h);
+      const healthy = await statusUntil(node.spec.socket, (x) => x.healthz === 'ok' && x.keyId === prepared.keyId);
+      const recoverMs = Date.now() - t1;
+      await roundTrip();
+      expect(await other.getHandles()).toEqual([]);
+      record({
+        kind: 'tpm-object-memory',
+        backend: 'tpm',
+        name: 'transient slots full, then freed',
+        slots,
+        detectMs,
+        recoverMs,
+        degraded: degraded.healthz,
+        keyId: healthy.keyId,
+      });
+    } finally {
+      for (const h of fillers) await other.flushContext(h).catch(() => undefined);
+    }
   });
 });

@@ -33,7 +33,8 @@ export const TpmConfigSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        'The KEK ring (secret, mode 0600), read by `kleidi init` and `kleidi rotate` only; remove it from the node afterwards. ' +
+        'The KEK ring (secret, mode 0600), read by `kleidi tpm add-version` and `kleidi tpm provision` on the ring holder ' +
+        '(and by `kleidi init` and `kleidi rotate` on a single node); keep it off the nodes. ' +
         'The default is `<stateDir>/tpm-ring.json`.',
     }),
   authFile: path().optional().meta({
@@ -85,7 +86,7 @@ export const tpmBackend = defineBackend({
         'backend.config',
         'TPM node key file',
         s.nodeKeyFile,
-        `provision this node (docs/backends/tpm.md): \`kleidi init --backend tpm --state-dir ${ctx.stateDir}\` with the ring file present`,
+        `provision this node (docs/backends/tpm.md): \`kleidi tpm enroll\`, then \`kleidi tpm import --state-dir ${ctx.stateDir} --bundle <file>\` with the bundle made from the ring`,
       ),
     );
     if (s.authFile)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,5 +100,18 @@ describe('offline provisioning of two nodes', () => {
     expect(() => provisioningBundle(carried(tampered), ring, auth, 1)).toThrow(
       /public area has Name 000b[0-9a-f]{64}, not 000b/,
     );
+  });
+
+  it('refuses a bundle from another ring (a version number the node holds under another key_id), writing nothing', async () => {
+    const file = nodeFile(0);
+    const before = await readFile(file, 'utf8');
+    const otherRing: RingVersion[] = [{ version: 1, kek: randomBytes(32) }];
+    const bundle = provisioningBundle(carried(await enrollment(node(0).tpm)), otherRing, auth, 1);
+    const error = await importBundle(node(0).tpm, bundle, file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendMisconfiguredError);
+    expect((error as Error).message).toMatch(
+      /holds version 1 as tpm:v1:[0-9a-f]{16}, the bundle as tpm:v1:[0-9a-f]{16}: the bundle was made from another KEK ring/,
+    );
+    expect(await readFile(file, 'utf8')).toBe(before);
   });
 });

@@ -50,8 +50,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* kleidi's YAML config (docs/configuration.md); secrets appear only as file paths. */}}
 {{- define "kleidi.config" -}}
 {{- $v := .Values -}}
-{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "azure" "delinea")) -}}
-{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp, azure or delinea, not %q" $v.backend) -}}
+{{- if not (has $v.backend (list "local" "pkcs11" "vault" "aws" "gcp" "azure" "delinea" "tpm")) -}}
+{{- fail (printf "backend must be local, pkcs11, vault, aws, gcp, azure, delinea or tpm, not %q" $v.backend) -}}
 {{- end -}}
 backend: {{ $v.backend }}
 # socket and httpAddress come from the pod's environment (container paths, the pod IP).
@@ -151,6 +151,17 @@ delinea:
   {{- if (index $d.secrets (index $f 0)).name }}
   {{ index $f 1 }}: /etc/kleidi/secrets/delinea/{{ index $f 2 }}
   {{- end }}
+  {{- end }}
+{{- else if eq $v.backend "tpm" }}
+{{- $t := $v.tpm }}
+{{- $_ := required "tpm.deviceResource is required: the extended resource a TPM device plugin advertises (docs/backends/tpm.md)" $t.deviceResource }}
+tpm:
+  device: {{ $t.device | quote }}
+  {{- if $t.nodeKeyFile }}
+  nodeKeyFile: {{ $t.nodeKeyFile | quote }}
+  {{- end }}
+  {{- if $t.authSecret.name }}
+  authFile: /etc/kleidi/secrets/tpm/auth
   {{- end }}
 {{- else }}
 vault:

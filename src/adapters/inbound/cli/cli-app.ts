@@ -21,6 +21,36 @@ export interface DoctorSubject {
   checkBackend(signal: AbortSignal): Promise<readonly DoctorCheck[]>;
 }
 
+/** A KEK version as `kleidi tpm` prints it: never key material. */
+export interface TpmVersionFact {
+  readonly version: number;
+  readonly keyId: string;
+}
+
+/**
+ * `kleidi tpm …`, the TPM backend's offline provisioning (docs/adr/0014-tpm-backend.md), for the
+ * configured `tpm` section. Files are paths the operator names; secrets (the ring, the auth
+ * value) come from the section's files, never from a flag.
+ */
+export interface TpmProvisioning {
+  /** This node's enrollment document (its storage key's public area, not secret). */
+  enroll(): Promise<{ readonly document: unknown; readonly srkName: string }>;
+  /** A new KEK version in the ring file (the ring is created with version 1). No TPM needed. */
+  addVersion(): Promise<TpmVersionFact & { readonly created: boolean }>;
+  /** Writes the import bundle for one enrolled node to `outFile`. No TPM needed. */
+  provision(
+    enrollmentFile: string,
+    outFile: string,
+    current?: number,
+  ): Promise<{ readonly srkName: string; readonly current: number; readonly versions: readonly TpmVersionFact[] }>;
+  /** Imports a bundle into this node's TPM and node key file. */
+  importBundle(bundleFile: string): Promise<{
+    readonly srkName: string;
+    readonly current: number;
+    readonly versions: readonly (TpmVersionFact & { readonly imported: boolean })[];
+  }>;
+}
+
 /**
  * What the composition root hands the CLI. The CLI parses the command line,
  * prints and picks exit codes; everything that needs wiring (validating the
@@ -41,6 +71,8 @@ export interface CliApp<C = unknown> {
   withKeyAdmin<T>(config: C, use: (admin: KeyAdmin) => Promise<T>): Promise<T>;
   /** The configuration facts and backend checks `kleidi doctor` works from. */
   doctor(config: C): DoctorSubject;
+  /** `kleidi tpm …` for a configuration loaded with backend `tpm`. */
+  tpm(config: C): TpmProvisioning;
   /** Version facts for `kleidi version`. */
   version(): Readonly<Record<string, string>>;
 }

@@ -4,6 +4,7 @@ import type { CliApp, CliFlags } from './cli-app.js';
 import { runDecrypt, runEncrypt, runStatus } from './diagnostics.js';
 import { registerDoctor } from './doctor/command.js';
 import { chooseFace, type Face, keyValues, OUTPUT_CHOICES } from './output.js';
+import { registerTpm } from './tpm-commands.js';
 
 /** Raised by a command whose configuration was refused; exit code 2. */
 class ConfigRefused extends Error {}
@@ -95,6 +96,7 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
     .addOption(timeoutOpt())
     .action(async (o: { socket: string; timeout: string }) => exit(await runDecrypt(o.socket, o.timeout)));
   registerDoctor(withConfigFlags(program.command('doctor'), backendHelp), app, config, exit);
+  registerTpm(program, app, config, exit);
   program
     .command('version')
     .description('print version information')

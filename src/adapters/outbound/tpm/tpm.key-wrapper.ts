@@ -11,9 +11,10 @@ import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyWrapper } from '../../../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
+import { TpmResponseError } from './tpm.errors.js';
 import { stampOfFile } from './tpm.files.js';
 import { tpmKeyId } from './tpm.key-id.js';
-import { toKmsError } from './tpm.kms-errors.js';
+import { isWrongAuth, toKmsError } from './tpm.kms-errors.js';
 import { readNodeKeys } from './tpm.node-file.js';
 import type { TpmNode } from './tpm.node.js';
 
@@ -35,6 +36,12 @@ export class TpmKeyWrapper implements KeyWrapper {
   private current: KeyVersion | undefined;
   private stamp: string | undefined;
   private reloading: Promise<void> | undefined;
+  /**
+   * A node key file version whose unseal the TPM refused for a wrong auth value: not tried again
+   * until the file changes (each try would count toward dictionary-attack lockout). A lockout
+   * (TPM_RC_LOCKOUT) is tried again at each refresh: it costs no attempt and ends when cleared.
+   */
+  private refused: { readonly stamp: string; readonly error: KmsError } | undefined;
 
   private constructor(
     private readonly path: string,
@@ -66,8 +73,14 @@ export class TpmKeyWrapper implements KeyWrapper {
         await this.reloadOnce();
       } catch (err) {
         // Keep serving the keys held: they are still valid; report why the change cannot be used.
+        // Status shows the first 160 characters of this (key-state-tracker.ts), so a TPM's
+        // answer comes first and the file's path, which the operator configured, is left out.
+        const what = 'TPM node key file changed, not reloaded';
+        if (err instanceof KmsError && err.cause instanceof TpmResponseError) {
+          throw new BackendUnavailableError(toKmsError(err.cause, what).message, { cause: err });
+        }
         const why = err instanceof KmsError ? err.message : 'unexpected error';
-        throw new BackendUnavailableError(`TPM node key file changed but cannot be loaded: ${why}`, { cause: err });
+        throw new BackendUnavailableError(`${what}: ${why}`, { cause: err });
       }
     }
     if (!this.current) throw new BackendUnavailableError('TPM node key file holds no key');
@@ -114,12 +127,15 @@ export class TpmKeyWrapper implements KeyWrapper {
     const read = await readNodeKeys(this.path);
     if (!read)
       throw new BackendMisconfiguredError(`TPM node key file ${this.path} does not exist; run \`kleidi init\``);
+    if (this.refused?.stamp === read.stamp) throw this.refused.error;
     const fresh = read.keys.versions.filter((v) => !this.keys.has(v.keyId));
     let keks: Buffer[];
     try {
       keks = fresh.length > 0 ? await this.node.unseal(read.keys.srkName, fresh) : [];
     } catch (err) {
-      throw toKmsError(err, `unsealing the KEKs of ${this.path}`);
+      const error = toKmsError(err, `unsealing the KEKs of ${this.path}`);
+      if (isWrongAuth(err)) this.refused = { stamp: read.stamp, error };
+      throw error;
     }
     const keys = new Map(this.keys);
     fresh.forEach((v, i) => {

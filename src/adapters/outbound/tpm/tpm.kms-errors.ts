@@ -3,6 +3,16 @@ import { TpmFormatError, TpmResponseError, TpmTransportError } from './tpm.error
 import { baseCode, RC } from './tpm.response-code.js';
 
 /**
+ * The TPM refused an authorisation (TPM_RC_AUTH_FAIL, TPM_RC_BAD_AUTH): the same
+ * command with the same auth value would fail again and count once more toward
+ * dictionary-attack lockout (Part 1 §19.8.4), so it must not be sent again.
+ */
+export function isWrongAuth(err: unknown): boolean {
+  const rc = err instanceof TpmResponseError ? baseCode(err.rc.code) : undefined;
+  return rc === RC.AUTH_FAIL || rc === RC.BAD_AUTH;
+}
+
+/**
  * Translates a TPM failure into a KmsError kind on the response code (never
  * on message text). `what` names the operation: "unsealing KEK version 2".
  */
@@ -31,6 +41,12 @@ export function toKmsError(err: unknown, what: string): KmsError {
         {
           cause: err,
         },
+      );
+    }
+    if (rc === RC.OBJECT_MEMORY) {
+      return new BackendUnavailableError(
+        `${named}; the TPM's transient object slots are full (held by another client: /dev/tpmrm0 would page them out)`,
+        { cause: err },
       );
     }
     if (err.rc.warning) return new BackendUnavailableError(named, { cause: err });

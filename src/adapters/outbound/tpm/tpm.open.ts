@@ -34,7 +34,8 @@ function transportFor(tpm: string): TpmTransport {
   );
 }
 
-async function nodeFor(s: TpmSettings): Promise<{ node: TpmNode; release: () => Promise<void> }> {
+/** The sealed objects' auth value from tpm.authFile (empty without one); never from argv or env. */
+export async function readAuthValue(s: Pick<TpmSettings, 'authFile'>): Promise<Buffer> {
   const auth = s.authFile
     ? Buffer.from(
         (
@@ -50,6 +51,12 @@ async function nodeFor(s: TpmSettings): Promise<{ node: TpmNode; release: () => 
       `the TPM auth value in ${s.authFile} is ${auth.length} bytes; a TPM accepts at most ${MAX_AUTH_BYTES} (the SHA-256 digest size)`,
     );
   }
+  return auth;
+}
+
+/** This node's TPM with the auth value, and how to close its transport. */
+export async function nodeFor(s: TpmSettings): Promise<{ node: TpmNode; release: () => Promise<void> }> {
+  const auth = await readAuthValue(s);
   const transport = transportFor(s.tpm);
   return { node: new TpmNode(new TpmCommands(transport), auth), release: () => transport.close() };
 }

@@ -151,6 +151,14 @@ export async function importBundle(node: TpmNode, bundle: ProvisioningBundle, no
     );
   }
   const held = new Set(existing?.keys.versions.map((v) => v.keyId));
+  for (const v of bundle.versions) {
+    const same = existing?.keys.versions.find((x) => x.version === v.version);
+    if (same && same.keyId !== v.keyId) {
+      throw new BackendMisconfiguredError(
+        `${nodeKeyFile} holds version ${v.version} as ${same.keyId}, the bundle as ${v.keyId}: the bundle was made from another KEK ring`,
+      );
+    }
+  }
   const fresh = bundle.versions.filter((v) => !held.has(v.keyId));
   let imported: { public: Buffer; private: Buffer }[];
   try {

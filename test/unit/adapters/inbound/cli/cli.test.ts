@@ -17,6 +17,9 @@ function fakeApp(overrides: Partial<CliApp<{ flags: Record<string, unknown> }>> 
     doctor: () => {
       throw new Error('not wired');
     },
+    tpm: () => {
+      throw new Error('not wired');
+    },
     version: () => ({ kleidi: '0.0.0-test' }),
     ...overrides,
   };
