@@ -112,7 +112,7 @@ export class ApiServer {
       if (exited) throw new Error(`${this.name} exited during startup:\n${await this.logTail()}`);
       throw e;
     });
-    return (performance.now() - t0) / 1000;
+    return Math.round((performance.now() - t0) / 100) / 10;
   }
 
   stop(): Promise<void> {

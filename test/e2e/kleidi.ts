@@ -55,7 +55,7 @@ export class KleidiNode {
       30_000,
       100,
     );
-    return (performance.now() - t0) / 1000;
+    return Math.round((performance.now() - t0) / 100) / 10;
   }
 
   /** SIGTERM (graceful: kleidi removes its socket) or SIGKILL (the socket file stays behind). */

@@ -85,7 +85,7 @@ export async function waitFor(
 ): Promise<number> {
   const t0 = performance.now();
   for (;;) {
-    if (await probe().catch(() => false)) return (performance.now() - t0) / 1000;
+    if (await probe().catch(() => false)) return Math.round((performance.now() - t0) / 100) / 10;
     if (performance.now() - t0 > limitMs) throw new Error(`${what}: not after ${Math.round(limitMs / 1000)} s`);
     await sleep(everyMs);
   }

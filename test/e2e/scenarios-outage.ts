@@ -1,7 +1,14 @@
 import { type Cluster, check, since, stored } from './context.js';
-import { checkStored, readBack, tryRead, tryWrite } from './ops.js';
+import { ensureNamespace } from './kube.js';
+import { checkStored, readBack, tryRead, tryWrite, writeBatch } from './ops.js';
 import { sleep } from './process.js';
 import type { Figures } from './scenario.js';
+
+/** Objects to read during an outage, when the run started with this scenario (--only). */
+async function seed(c: Cluster): Promise<string[]> {
+  await ensureNamespace(c.api);
+  return writeBatch(c, c.api, 'seed', 2);
+}
 
 const status = async (c: Cluster, path: string): Promise<number> =>
   (await c.api.get(path).catch(() => ({ status: 0 }))).status;
@@ -33,7 +40,7 @@ async function recovery(c: Cluster, f: Figures, limitMs: number): Promise<void> 
  * that reads and writes keep working meanwhile, and how soon everything is back.
  */
 export async function outageShort(c: Cluster, f: Figures): Promise<void> {
-  const [someKey] = c.written.keys();
+  const [someKey] = c.written.size > 0 ? c.written.keys() : await seed(c);
   check(someKey !== undefined, 'nothing written yet');
   check((await status(c, '/readyz')) === 200, '/readyz not ready before the outage');
   await c.kleidi.stop('SIGTERM');
@@ -98,7 +105,7 @@ export async function reload(c: Cluster, f: Figures): Promise<void> {
  * reconnect backoff decides how soon writes work again.
  */
 export async function outageLong(c: Cluster, f: Figures): Promise<void> {
-  const [someKey] = c.written.keys();
+  const [someKey] = c.written.size > 0 ? c.written.keys() : await seed(c);
   check(someKey !== undefined, 'nothing written yet');
   await c.kleidi.stop('SIGTERM');
   const t0 = performance.now();
