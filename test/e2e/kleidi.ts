@@ -1,0 +1,114 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { copyFile, mkdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { childEnv, REPO, run } from '../backends/harness.js';
+import { KmsTestClient } from '../support/grpc-client.js';
+import { Child, waitFor } from './process.js';
+
+const PINNED_NODE = join(REPO, 'node_modules/.bin/node');
+const NODE = existsSync(PINNED_NODE) ? realpathSync(PINNED_NODE) : process.execPath;
+const MAIN = join(REPO, 'dist/main.js');
+
+/**
+ * One kleidi node: `kleidi serve` from dist/ as a real process on its own socket and state
+ * directory, pointed at the backend's test server through `env` (KLEIDI_* settings).
+ */
+export class KleidiNode {
+  private readonly child: Child;
+  readonly socket: string;
+  readonly stateDir: string;
+
+  constructor(
+    readonly name: string,
+    dir: string,
+    private readonly backend: string,
+    private readonly env: Readonly<Record<string, string>>,
+  ) {
+    this.child = new Child(name, join(dir, `${name}.log`));
+    this.socket = join(dir, `${name}.sock`);
+    this.stateDir = join(dir, `${name}-state`);
+  }
+
+  /** Starts `kleidi serve` and waits until Status answers healthz "ok"; the seconds it took. */
+  async start(): Promise<number> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    const t0 = performance.now();
+    this.child.start(
+      NODE,
+      [
+        MAIN,
+        'serve',
+        ...['--backend', this.backend, '--socket', `unix://${this.socket}`, '--state-dir', this.stateDir],
+        // Off: its default TCP port would collide between two nodes on one machine.
+        ...['--http-address', ''],
+      ],
+      childEnv(this.env),
+    );
+    let exited = false;
+    void this.child.exited().then(() => (exited = true));
+    await waitFor(
+      `${this.name} Status`,
+      async () => {
+        if (exited) throw new Error(`${this.name} exited during startup`);
+        return (await this.status()).healthz === 'ok';
+      },
+      30_000,
+      100,
+    );
+    return Math.round((performance.now() - t0) / 100) / 10;
+  }
+
+  /** SIGTERM (graceful: kleidi removes its socket) or SIGKILL (the socket file stays behind). */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    return this.child.stop(signal);
+  }
+
+  get running(): boolean {
+    return this.child.running;
+  }
+
+  get socketLeft(): boolean {
+    return existsSync(this.socket);
+  }
+
+  async status(): Promise<{ healthz: string; keyId: string }> {
+    const c = new KmsTestClient(this.socket);
+    try {
+      const st = await c.status(2_000);
+      return { healthz: st.healthz, keyId: st.keyId };
+    } finally {
+      c.close();
+    }
+  }
+
+  /** `kleidi init`: the backend's first KEK (for local, this node's keyring). */
+  async init(): Promise<void> {
+    await this.cli('init');
+  }
+
+  /** `kleidi rotate` as an operator runs it on this node. */
+  async rotate(): Promise<void> {
+    await this.cli('rotate');
+  }
+
+  private async cli(command: 'init' | 'rotate'): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await run(NODE, [MAIN, command, '--backend', this.backend, '--state-dir', this.stateDir], childEnv(this.env));
+  }
+
+  /** After a rotation on `from`: the local backend's keyring goes to every node; other backends share the key. */
+  async copyKeyringIfLocal(from: KleidiNode): Promise<void> {
+    if (this.backend === 'local') await this.copyKeyringFrom(from);
+  }
+
+  /**
+   * HA with the local backend: installs `from`'s keyring file here as docs/operations.md says
+   * (copy next to the target with mode 0600, then rename into place, so the swap is atomic).
+   */
+  async copyKeyringFrom(from: KleidiNode): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.stateDir, 'keyring.json.new');
+    await copyFile(join(from.stateDir, 'keyring.json'), tmp);
+    await rename(tmp, join(this.stateDir, 'keyring.json'));
+  }
+}

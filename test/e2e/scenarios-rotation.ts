@@ -1,0 +1,104 @@
+import type { ApiServer } from './apiserver.js';
+import { type Cluster, check, since, stored, storedAll } from './context.js';
+import type { KleidiNode } from './kleidi.js';
+import { listAll } from './kube.js';
+import { checkStored, KINDS, readBack, tryWrite, writeBatch } from './ops.js';
+import { replace } from './kube.js';
+import { waitFor } from './process.js';
+import type { Figures } from './scenario.js';
+
+/** Rotates on `node`; resolves with the new key_id once `nodes` all report it in Status. */
+async function rotateAndWait(node: KleidiNode, nodes: readonly KleidiNode[], f: Figures): Promise<string> {
+  const old = (await node.status()).keyId;
+  const t0 = performance.now();
+  await node.rotate();
+  for (const n of nodes) if (n !== node) await n.copyKeyringIfLocal(node);
+  let fresh = '';
+  for (const n of nodes)
+    await waitFor(
+      `${n.name} reports a new key_id`,
+      async () => {
+        fresh = (await n.status()).keyId;
+        return fresh !== old;
+      },
+      60_000,
+      250,
+    );
+  f.kleidiSeesNewKeySeconds = since(t0);
+  return fresh;
+}
+
+/** Writes through `api` every second until a write is stored under `keyId`; seconds from `t0`. */
+async function firstWriteUnder(c: Cluster, api: ApiServer, keyId: string, t0: number): Promise<number> {
+  await waitFor(
+    `${api.name}: a write under key_id ${keyId}`,
+    async () => {
+      const name = await tryWrite(c, api, 'rot');
+      return name !== null && (await stored(c.etcd, 'secrets', name)).keyId === keyId;
+    },
+    // At most 1 minute until the apiserver's next Status poll (kmsv2PluginHealthzPositiveInterval,
+    // k8s.io/apiserver/pkg/server/options/encryptionconfig/config.go), plus kleidi's refresh.
+    150_000,
+    1_000,
+  );
+  return since(t0);
+}
+
+/** `kleidi rotate` under a serving apiserver: new writes under the new key_id, old data readable. */
+export async function rotation(c: Cluster, f: Figures): Promise<void> {
+  const before = [...c.written.keys()];
+  const oldKey = (await c.kleidi.status()).keyId;
+  const t0 = performance.now();
+  const newKey = await rotateAndWait(c.kleidi, [c.kleidi], f);
+  f.firstWriteUnderNewKeySeconds = await firstWriteUnder(c, c.api, newKey, t0);
+  await checkStored(c, await writeBatch(c, c.api, 'rotated', 2), newKey);
+  f.oldObjectsReadBack = await readBack(c, c.api, before);
+  const stillOld = [...(await storedAll(c.etcd, 'secrets')).values()].filter((o) => o.keyId === oldKey).length;
+  check(stillOld > 0, 'no object left under the old key_id before the rewrite');
+  f.oldKeyId = oldKey;
+  f.newKeyId = newKey;
+}
+
+/** The storage rewrite after a rotation: every object read and written back; none left under an old key_id. */
+export async function rewrite(c: Cluster, f: Figures): Promise<void> {
+  const { keyId } = await c.kleidi.status();
+  const t0 = performance.now();
+  let n = 0;
+  for (const kind of KINDS)
+    for (const obj of await listAll(c.api, kind)) {
+      await replace(c.api, kind, obj);
+      n++;
+    }
+  f.objectsRewritten = n;
+  f.rewriteSeconds = since(t0);
+  for (const kind of KINDS)
+    for (const [key, obj] of await storedAll(c.etcd, kind))
+      check(obj.keyId === keyId, `${key} still under key_id ${obj.keyId} after the rewrite (current ${keyId})`);
+  f.objectsReadBack = await readBack(c, c.api);
+}
+
+/** Two apiservers with two kleidis on one etcd: each reads the other's writes, before and after a rotation. */
+export async function ha(c: Cluster, f: Figures): Promise<void> {
+  const b = await c.newKleidi('kleidi-b');
+  await b.start();
+  const apiB = await c.newApiServer('apiserver-b', b);
+  try {
+    f.secondApiserverStartSeconds = await apiB.start();
+    const fromA = await writeBatch(c, c.api, 'ha-a', 2);
+    const fromB = await writeBatch(c, apiB, 'ha-b', 2);
+    await readBack(c, apiB, fromA);
+    await readBack(c, c.api, fromB);
+    const t0 = performance.now();
+    const newKey = await rotateAndWait(c.kleidi, [c.kleidi, b], f);
+    f.apiserverAFirstWriteUnderNewKeySeconds = await firstWriteUnder(c, c.api, newKey, t0);
+    f.apiserverBFirstWriteUnderNewKeySeconds = await firstWriteUnder(c, apiB, newKey, t0);
+    const afterA = await writeBatch(c, c.api, 'ha-a2', 2);
+    const afterB = await writeBatch(c, apiB, 'ha-b2', 2);
+    await checkStored(c, [...afterA, ...afterB], newKey);
+    f.crossReadsAfterRotation = (await readBack(c, apiB, afterA)) + (await readBack(c, c.api, afterB));
+    f.allObjectsReadThroughB = await readBack(c, apiB);
+  } finally {
+    await apiB.stop();
+    await b.stop();
+  }
+}
