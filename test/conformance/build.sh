@@ -18,8 +18,8 @@
 # Cached under ${KLEIDI_TOOLS_CACHE:-$HOME/.cache/kleidi}/conformance/<version>/<hash>/,
 # the hash covering the harness sources (*.go, go.mod, go.sum), this script
 # and the Go version; a build for new sources removes the version's older
-# builds. Idempotent, and quiet when warm. Nothing is downloaded except Go
-# modules from the module proxy.
+# builds. Idempotent, safe to run concurrently (flock), and quiet when warm.
+# Nothing is downloaded except Go modules from the module proxy.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +36,16 @@ hash="$(cd "$here" && cat ./*.go go.mod go.sum build.sh <(echo "$version") <(go 
 root="${KLEIDI_TOOLS_CACHE:-$HOME/.cache/kleidi}/conformance/$version"
 cache="$root/$hash"
 bin="$cache/conformance"
+if [[ -x "$bin" ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+# One build per version at a time (two checkouts, or a matrix and a by-hand
+# run); the one that waited finds the binary built.
+mkdir -p "$root"
+exec 9>"$root/.lock"
+flock 9
 if [[ -x "$bin" ]]; then
   echo "$bin"
   exit 0
