@@ -9,7 +9,9 @@
 # server), then for every backend the registry gives a test server
 # (src/composition/backends) its whole proof (`npm run test:backend`:
 # contract suites, the Go conformance harness that drives kleidi exactly as
-# kube-apiserver does, its reliability campaign), the campaigns of no single
+# kube-apiserver does, its reliability campaign), the conformance harness
+# built against the oldest and the newest Kubernetes minor of
+# test/conformance/versions.json (local backend), the campaigns of no single
 # backend (fuzz, security, log scan) and a quick benchmark (figures printed,
 # not asserted). A missing prerequisite fails the run; nothing skips.
 # docs/testing.md describes each step.
@@ -54,6 +56,11 @@ for backend in "${tested[@]}"; do
   steps+=(--step "backend $backend=$rc:$results/contract-$backend.json,$results/conformance-$backend.json,$results/reliability-$backend.json")
 done
 
+step "conformance at the oldest and the newest Kubernetes minor (local backend; npm run test:matrix runs every minor)"
+matrix_rc=0
+node scripts/test-matrix.mjs --oldest-newest --report "$results/matrix.json" || matrix_rc=$?
+steps+=(--step "kubernetes minors (oldest, newest)=$matrix_rc:$results/matrix.json")
+
 step "reliability: fuzzing, security checks, log scan"
 rel_rc=0
 node scripts/reliability.mjs --dist dist --out "$results/reliability" --append --rest \
@@ -67,7 +74,7 @@ node scripts/bench.mjs --quick || bench_rc=$?
 steps+=(--step "benchmark=$bench_rc:.cache/bench/quick.json")
 
 node_modules/.bin/node scripts/summarize-tests.mjs "${steps[@]}"
-if ((vitest_rc != 0 || backend_rc != 0 || rel_rc != 0 || bench_rc != 0)); then
-  echo "test-all: failed (vitest $vitest_rc, backends $backend_rc, reliability $rel_rc, bench $bench_rc)" >&2
+if ((vitest_rc != 0 || backend_rc != 0 || matrix_rc != 0 || rel_rc != 0 || bench_rc != 0)); then
+  echo "test-all: failed (vitest $vitest_rc, backends $backend_rc, kubernetes minors $matrix_rc, reliability $rel_rc, bench $bench_rc)" >&2
   exit 1
 fi

@@ -101,7 +101,7 @@ func decodeStored(stored []byte) (*kmstypes.EncryptedObject, error) {
 		return nil, fmt.Errorf("stored value does not start with %q: %q", storagePrefix, stored[:n])
 	}
 	o := &kmstypes.EncryptedObject{}
-	if err := proto.Unmarshal(stored[len(storagePrefix):], o); err != nil {
+	if err := unmarshalEncryptedObject(stored[len(storagePrefix):], o); err != nil {
 		return nil, fmt.Errorf("stored value is not an EncryptedObject: %w", err)
 	}
 	if err := kmsv2.ValidateEncryptedObject(o); err != nil {
@@ -121,4 +121,21 @@ func keyIDs(items []*item) (map[string]int, error) {
 		ids[o.KeyID]++
 	}
 	return ids, nil
+}
+
+// unmarshalEncryptedObject decodes with whichever protobuf runtime generated
+// EncryptedObject in the k8s.io/apiserver this binary links: protoc-gen-go
+// (google.golang.org/protobuf) in recent minors, protoc-gen-gogo in older ones
+// such as v0.29, whose envelope.go decodes it with gogo's proto.Unmarshal
+// (Reset, then XXX_Unmarshal). A type switch, not build tags, so every minor
+// in test/conformance/versions.json compiles from the same sources.
+func unmarshalEncryptedObject(b []byte, o *kmstypes.EncryptedObject) error {
+	switch m := any(o).(type) {
+	case proto.Message:
+		return proto.Unmarshal(b, m)
+	case interface{ XXX_Unmarshal([]byte) error }:
+		return m.XXX_Unmarshal(b)
+	default:
+		return fmt.Errorf("%T is neither a protobuf-go nor a gogo message", o)
+	}
 }

@@ -25,7 +25,11 @@ func rawDial(socket, authority string) (*grpc.ClientConn, kmsapi.KeyManagementSe
 		opts = append(opts, grpc.WithAuthority(authority))
 	}
 	// passthrough: the target is only a name; the dialer above picks the socket.
-	conn, err := grpc.NewClient("passthrough:///kleidi", opts...)
+	// grpc.Dial, not grpc.NewClient: NewClient appeared in grpc-go v1.63.0, and
+	// k8s.io/apiserver v0.29 (Kubernetes 1.29, the oldest minor the matrix
+	// builds, test/conformance/versions.json) requires grpc-go v1.58.3.
+	//nolint:staticcheck // deprecated in newer grpc-go, still supported there
+	conn, err := grpc.Dial("passthrough:///kleidi", opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,7 +10,10 @@
 #
 # Extra arguments go to the harness (see docs/testing.md). Set
 # CONFORMANCE_KEEP=1 to keep the scratch directory (logs, configs) afterwards,
-# CONFORMANCE_KLEIDI_CMD to run another kleidi command than node dist/main.js.
+# CONFORMANCE_KLEIDI_CMD to run another kleidi command than node dist/main.js,
+# CONFORMANCE_K8S_VERSION=v0.<minor>.<patch> to run the harness built against
+# that k8s.io/apiserver (test/conformance/build.sh, cached; versions.json lists
+# the minors `npm run test:matrix` runs) instead of the one go.mod pins.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -56,10 +59,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "conformance: building harness" >&2
-(cd "$here" && go build -buildvcs=false -o "$work/conformance" .)
+if [[ -n "${CONFORMANCE_K8S_VERSION:-}" ]]; then
+  harness="$(bash "$here/build.sh" "$CONFORMANCE_K8S_VERSION")"
+else
+  echo "conformance: building harness" >&2
+  (cd "$here" && go build -buildvcs=false -o "$work/conformance" .)
+  harness="$work/conformance"
+fi
 
-"$work/conformance" -work-dir "$work" -kleidi "$kleidi_cmd" "${summary_args[@]}" "$@" &
+"$harness" -work-dir "$work" -kleidi "$kleidi_cmd" "${summary_args[@]}" "$@" &
 harness_pid=$!
 set +e
 wait "$harness_pid"
