@@ -27,6 +27,8 @@ node_bin="$repo/node_modules/.bin/node"
 checks="$(mktemp)" work="$(mktemp -d "${TMPDIR:-/tmp}/kleidi-img.XXXXXX")" cid=""
 cleanup() {
   [[ -z "$cid" ]] || kpodman rm --force --time 0 "$cid" >/dev/null 2>&1 || true
+  # Anything the conformance run's containers left (test/image/kleidi-in-podman.sh names them).
+  kpodman ps --all --quiet --filter name=kleidi-img- | xargs -r "${KPODMAN[@]}" rm --force --time 0 >/dev/null 2>&1 || true
   rm -rf "$work" "$checks"
 }
 trap cleanup EXIT

@@ -7,12 +7,11 @@ KLEIDI_IMAGE_STORAGE_DRIVER="${KLEIDI_IMAGE_STORAGE_DRIVER:-overlay}"
 mkdir -p "$KLEIDI_IMAGE_CACHE/containers"
 # runc, not crun (podman's default): crun refuses a hybrid cgroup hierarchy (cgroup v1 controllers
 # plus a v2 mount, as on CI's machines) and runc handles it.
-kpodman() {
-  podman --log-level error --runtime runc --cgroup-manager cgroupfs \
-    --root "$KLEIDI_IMAGE_CACHE/containers/$KLEIDI_IMAGE_STORAGE_DRIVER" \
-    --runroot "/run/kleidi-image/$KLEIDI_IMAGE_STORAGE_DRIVER" \
-    --storage-driver "$KLEIDI_IMAGE_STORAGE_DRIVER" "$@"
-}
+KPODMAN=(podman --log-level error --runtime runc --cgroup-manager cgroupfs
+  --root "$KLEIDI_IMAGE_CACHE/containers/$KLEIDI_IMAGE_STORAGE_DRIVER"
+  --runroot "/run/kleidi-image/$KLEIDI_IMAGE_STORAGE_DRIVER"
+  --storage-driver "$KLEIDI_IMAGE_STORAGE_DRIVER")
+kpodman() { "${KPODMAN[@]}" "$@"; }
 # Resource flags for every container run or build step. Rootful podman raises RLIMIT_NOFILE and
 # RLIMIT_NPROC beyond what a process may set inside an unprivileged machine container: keep at most
 # the machine's own limits.

@@ -60,7 +60,7 @@ init_container() {
     --entrypoint /nodejs/bin/node "$image" /opt/kleidi/init/prepare-host-dirs.mjs --owner 65532:65532 "${dirs[@]}"
 }
 
-kleidi=(kpodman run "${common[@]}" --user 65532:65532 --cap-drop all --memory 256m "${mounts[@]}" "${envs[@]}")
+kleidi=("${KPODMAN[@]}" run "${common[@]}" --user 65532:65532 --cap-drop all --memory 256m "${mounts[@]}" "${envs[@]}")
 
 if [[ "$sub" != serve ]]; then
   init_container >&2
@@ -74,6 +74,7 @@ kpodman rm --force --time 0 "$name" >/dev/null 2>&1 || true
 init_container >&2
 
 cidfile="$(mktemp -u "${TMPDIR:-/tmp}/kleidi-img-cid.XXXXXX")"
+# podman itself is the child (not a subshell running it), so a signal to $child reaches podman.
 "${kleidi[@]}" --name "$name" --cidfile "$cidfile" "$image" "${args[@]}" &
 child=$!
 # The watchdog: when this script is gone without its exit path (SIGKILL), the container goes
@@ -101,7 +102,8 @@ while :; do
   # for podman's own status, which is kleidi's.
   ((signalled)) || break
 done
-# A normal exit: the container is gone (--rm); the watchdog has nothing to do.
+# The container is gone (--rm) unless podman itself failed: then remove it here.
 kill "$watchdog" 2>/dev/null || true
+[[ ! -s "$cidfile" ]] || kpodman rm --force --time 0 "$(cat "$cidfile")" >/dev/null 2>&1 || true
 rm -f "$cidfile"
 exit "$rc"
