@@ -148,6 +148,7 @@ context_key="$(cd "$repo" && {
 if [[ -f "$KLEIDI_IMAGE_CACHE/built.env" ]] && grep -qx "CONTEXT=$context_key" "$KLEIDI_IMAGE_CACHE/built.env" &&
   kpodman image exists "$tag"; then
   say "reusing $tag (sources unchanged)"
+  printf 'IMAGE=%q\nRUNTIME_BASE=%q\nBUILD_BASE=%q\nCONTEXT=%s\n' "$tag" "$runtime_image" "$build_image" "$context_key" >"$KLEIDI_IMAGE_CACHE/built.env"
   echo "$tag"
   exit 0
 fi
