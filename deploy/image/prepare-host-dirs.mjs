@@ -59,10 +59,17 @@ function directory(path) {
   return path;
 }
 
+// Children first, the directory last: with CAP_CHOWN and CAP_FOWNER but not CAP_DAC_READ_SEARCH, root
+// cannot list a 0700 directory it does not own, which is what the state directory is from the second
+// start on (and what the static pod's header tells operators to create). So a directory is first
+// given to root (only root can then enter it, as before), listed, and given to the owner at the end.
 function chownTree(path, uid, gid) {
   const st = lstatSync(path);
+  if (st.isDirectory()) {
+    lchownSync(path, 0, 0);
+    for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid);
+  }
   lchownSync(path, uid, gid);
-  if (st.isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid);
 }
 
 function copySecret(src, dest, uid, gid) {
