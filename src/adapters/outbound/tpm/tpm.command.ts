@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { TpmReader, TpmWriter } from './tpm.buffer.js';
 import { HEADER_BYTES, TPM_RS_PW, TPM_ST_NO_SESSIONS, TPM_ST_SESSIONS } from './tpm.constants.js';
 import { TpmFormatError, TpmResponseError } from './tpm.errors.js';
@@ -20,6 +21,12 @@ export interface TpmCommand {
    * needs authorization, in handle order; absent = TPM_ST_NO_SESSIONS.
    */
   readonly passwords?: readonly Uint8Array[];
+  /**
+   * With one password: a policy session (TPM2_StartAuthSession) authorizes the
+   * handle instead of TPM_RS_PW, its hmac field carrying the auth value in the
+   * clear, as TPM2_PolicyPassword asks (Part 3 §23.18, Part 1 §19.6.13).
+   */
+  readonly policySession?: number;
   readonly params?: Buffer;
   /** How many handles the response carries before its parameters. */
   readonly responseHandles?: number;
@@ -42,7 +49,10 @@ export function frameCommand(cmd: TpmCommand): Buffer {
   if (cmd.passwords) {
     const auth = new TpmWriter();
     for (const pw of cmd.passwords) {
-      auth.u32(TPM_RS_PW).tpm2b(Buffer.alloc(0)).u8(CONTINUE_SESSION).tpm2b(pw);
+      // nonceCaller: empty for a password session; a fresh nonce for a policy session (Part 1 §19.6.5).
+      const session = cmd.policySession ?? TPM_RS_PW;
+      const nonce = cmd.policySession === undefined ? Buffer.alloc(0) : randomBytes(16);
+      auth.u32(session).tpm2b(nonce).u8(CONTINUE_SESSION).tpm2b(pw);
     }
     const area = auth.done();
     body.u32(area.length).bytes(area);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { TpmWriter, type TpmReader } from './tpm.buffer.js';
 import { execute, type TpmCommand, type TpmResult } from './tpm.command.js';
 import {
@@ -6,9 +7,12 @@ import {
   TPM_CAP_TPM_PROPERTIES,
   TPM_CC,
   TPM_HT_TRANSIENT,
+  TPM_RH_NULL,
+  TPM_SE_POLICY,
   TPM_SU_CLEAR,
 } from './tpm.constants.js';
 import { TpmFormatError, TpmResponseError } from './tpm.errors.js';
+import { marshalPcrSelection, type PcrSelection } from './tpm.pcr.js';
 import { marshalPublic, unmarshalPublic, type TpmPublic } from './tpm.public.js';
 import { baseCode, RC } from './tpm.response-code.js';
 import type { TpmTransport } from './tpm.transport.js';
@@ -258,6 +262,105 @@ export class TpmCommands {
     const data = params.tpm2b();
     params.end();
     return data;
+  }
+
+  /**
+   * TPM2_PCR_Read, Part 3 §22.4: the values of the selected PCRs, in
+   * selection order. A TPM returns at most 8 digests per answer (TPML_DIGEST,
+   * Part 2 §10.9.2), so the PCRs not yet returned are asked again.
+   */
+  async pcrRead(s: PcrSelection): Promise<Buffer[]> {
+    const values = new Map<number, Buffer>();
+    let rest = [...s.pcrs];
+    while (rest.length > 0) {
+      const { params } = await this.run({
+        name: 'PCR_Read',
+        code: TPM_CC.PCR_Read,
+        params: marshalPcrSelection({ bank: s.bank, pcrs: rest }),
+      });
+      params.u32(); // pcrUpdateCounter
+      const returned: number[] = [];
+      for (let banks = params.u32(); banks > 0; banks--) {
+        params.u16(); // hash
+        const bitmap = params.bytes(params.u8());
+        for (let n = 0; n < bitmap.length * 8; n++) if (((bitmap[n >> 3] as number) >> (n & 7)) & 1) returned.push(n);
+      }
+      const digests: Buffer[] = [];
+      for (let n = params.u32(); n > 0; n--) digests.push(params.tpm2b());
+      params.end();
+      if (returned.length === 0 || digests.length !== returned.length) {
+        throw new TpmFormatError('TPM2_PCR_Read returned no PCR of the selection (is the SHA-256 bank allocated?)');
+      }
+      returned.forEach((n, i) => {
+        values.set(n, digests[i] as Buffer);
+      });
+      rest = rest.filter((n) => !values.has(n));
+    }
+    return s.pcrs.map((n) => values.get(n) as Buffer);
+  }
+
+  /**
+   * TPM2_StartAuthSession, Part 3 §11.1: a policy session, unsalted
+   * (tpmKey = TPM_RH_NULL) and unbound (bind = TPM_RH_NULL), no parameter
+   * encryption (symmetric TPM_ALG_NULL), SHA-256. The caller flushes it.
+   */
+  async startPolicySession(): Promise<{ handle: number }> {
+    const { handles, params } = await this.run({
+      name: 'StartAuthSession',
+      code: TPM_CC.StartAuthSession,
+      handles: [TPM_RH_NULL, TPM_RH_NULL],
+      params: new TpmWriter()
+        .tpm2b(randomBytes(16)) // nonceCaller: at least 16 octets (Part 3 §11.1.1)
+        .tpm2b(EMPTY) // encryptedSalt
+        .u8(TPM_SE_POLICY)
+        .u16(TPM_ALG.NULL) // symmetric: TPMT_SYM_DEF with TPM_ALG_NULL
+        .u16(TPM_ALG.SHA256)
+        .done(),
+      responseHandles: 1,
+    });
+    params.tpm2b(); // nonceTPM
+    params.end();
+    return { handle: handles[0] as number };
+  }
+
+  /** TPM2_PolicyPCR, Part 3 §23.7, with an empty pcrDigest: the TPM extends the policy with the current values. */
+  async policyPcr(session: number, s: PcrSelection): Promise<void> {
+    const { params } = await this.run({
+      name: 'PolicyPCR',
+      code: TPM_CC.PolicyPCR,
+      handles: [session],
+      params: new TpmWriter().tpm2b(EMPTY).bytes(marshalPcrSelection(s)).done(),
+    });
+    params.end();
+  }
+
+  /** TPM2_PolicyPassword, Part 3 §23.18. */
+  async policyPassword(session: number): Promise<void> {
+    const { params } = await this.run({ name: 'PolicyPassword', code: TPM_CC.PolicyPassword, handles: [session] });
+    params.end();
+  }
+
+  /**
+   * TPM2_Unseal of a PCR-bound object: a policy session satisfied with
+   * PolicyPCR(s) then PolicyPassword, the auth value in it; the session is
+   * flushed whatever happens. Changed PCRs make Unseal answer
+   * TPM_RC_POLICY_FAIL (the session's digest is not the object's authPolicy).
+   */
+  async unsealWithPcrPolicy(handle: number, authValue: Uint8Array, s: PcrSelection): Promise<Buffer> {
+    return this.withFlushed(await this.startPolicySession(), async (session) => {
+      await this.policyPcr(session.handle, s);
+      await this.policyPassword(session.handle);
+      const { params } = await this.run({
+        name: 'Unseal',
+        code: TPM_CC.Unseal,
+        handles: [handle],
+        passwords: [authValue],
+        policySession: session.handle,
+      });
+      const data = params.tpm2b();
+      params.end();
+      return data;
+    });
   }
 
   /** TPM2_FlushContext, Part 3 §28.4 (the handle is a parameter, not in the handle area). */

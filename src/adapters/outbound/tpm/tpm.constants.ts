@@ -21,7 +21,15 @@ export const TPM_CC = {
   ReadPublic: 0x173,
   GetCapability: 0x17a,
   GetRandom: 0x17b,
+  PolicyAuthValue: 0x16b,
+  StartAuthSession: 0x176,
+  PCR_Read: 0x17e,
+  PolicyPCR: 0x17f,
+  PolicyPassword: 0x18c,
 } as const;
+
+/** TPM_SE: session types (Part 2 §6.11). */
+export const TPM_SE_POLICY = 0x01;
 
 /** TPM_SU: Startup types. */
 export const TPM_SU_CLEAR = 0x0000;
@@ -39,6 +47,7 @@ export const TPM_ALG = {
 /** TPM_RH / TPM_RS: permanent handles. */
 export const TPM_RH_OWNER = 0x40000001;
 export const TPM_RS_PW = 0x40000009;
+export const TPM_RH_NULL = 0x40000007;
 
 /** TPM_HT: the handle type is the top byte of a handle (Part 2 §7.2). */
 export const TPM_HT_TRANSIENT = 0x80;

@@ -28,12 +28,21 @@ export interface ImportBlob {
  *   encSensitive || name, placed first as a TPM2B_DIGEST.
  * No inner wrapper (Import's symmetricAlg = TPM_ALG_NULL).
  */
-export function wrapSealedDataForImport(parent: TpmPublic, data: Uint8Array, authValue: Uint8Array): ImportBlob {
+export function wrapSealedDataForImport(
+  parent: TpmPublic,
+  data: Uint8Array,
+  authValue: Uint8Array,
+  authPolicy?: Buffer,
+): ImportBlob {
   const p = storageParent(parent);
   // The obfuscation value; unique = H(seedValue || data) binds the public area to it (Part 2 §12.2.3.2, TPMU_PUBLIC_ID).
   const seedValue = randomBytes(SHA256_BYTES);
   const unique = createHash('sha256').update(seedValue).update(data).digest();
-  const pub = sealedDataTemplate(unique, { hasAuthValue: authValue.length > 0, imported: true });
+  const pub = sealedDataTemplate(unique, {
+    hasAuthValue: authValue.length > 0,
+    imported: true,
+    ...(authPolicy ? { authPolicy } : {}),
+  });
   const name = objectName(pub);
 
   // TPMT_SENSITIVE (Part 2 §12.3.2.4) inside a TPM2B_SENSITIVE.

@@ -35,6 +35,15 @@ export function toKmsError(err: unknown, what: string): KmsError {
         { cause: err },
       );
     }
+    if (rc === RC.POLICY_FAIL) {
+      // The object's authPolicy is PolicyPCR + PolicyPassword (tpm.pcrs): the session's digest
+      // differs only when the PCR values differ from those enrolled. Not an auth failure: the TPM
+      // counts nothing toward lockout, and kleidi does not mark it as a wrong auth value.
+      return new BackendMisconfiguredError(
+        `${named}; PCR values changed since provisioning; re-enroll and re-provision this node: see docs/backends/tpm.md#pcr-change`,
+        { cause: err },
+      );
+    }
     if (rc === RC.INTEGRITY) {
       return new BackendMisconfiguredError(
         `${named}; the blob is corrupt or was made for another TPM: provision this node again`,

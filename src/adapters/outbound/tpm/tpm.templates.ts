@@ -36,14 +36,20 @@ export function srkTemplate(): RsaPublic {
  */
 export function sealedDataTemplate(
   unique: Buffer,
-  opts: { hasAuthValue: boolean; imported: boolean },
+  opts: { hasAuthValue: boolean; imported: boolean; authPolicy?: Buffer },
 ): KeyedHashPublic {
   const a = TPMA_OBJECT;
+  // With an authPolicy (PCR binding), userWithAuth is clear: the USER role then needs a policy
+  // session satisfying it (Part 1 §19.7.2), and the policy includes PolicyPassword.
+  const bound = (opts.authPolicy?.length ?? 0) > 0;
   return {
     type: 'keyedhash',
     nameAlg: TPM_ALG.SHA256,
-    attributes: a.userWithAuth | (opts.hasAuthValue ? 0 : a.noDA) | (opts.imported ? 0 : a.fixedTPM | a.fixedParent),
-    authPolicy: Buffer.alloc(0),
+    attributes:
+      (bound ? 0 : a.userWithAuth) |
+      (opts.hasAuthValue ? 0 : a.noDA) |
+      (opts.imported ? 0 : a.fixedTPM | a.fixedParent),
+    authPolicy: opts.authPolicy ?? Buffer.alloc(0),
     unique,
   };
 }
