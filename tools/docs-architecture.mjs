@@ -28,6 +28,7 @@ import {
   requestPathMermaid,
   requestPathSteps,
 } from './architecture-diagrams.js';
+import { withBlock } from './generated-block.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { default: depcruise } = await import('../.dependency-cruiser.mjs');
@@ -234,17 +235,6 @@ function requestPathDiagram() {
 const diagramProblems = [];
 
 // ---- files ------------------------------------------------------------------
-
-const begin = (id) => `<!-- BEGIN GENERATED: ${id} -->`;
-const end = (id) => `<!-- END GENERATED: ${id} -->`;
-
-/** `doc` with the block `id` replaced; a document without the block's markers is an error, not a silent append. */
-function withBlock(doc, id, body, file) {
-  const a = doc.indexOf(begin(id));
-  const b = doc.indexOf(end(id));
-  if (a === -1 || b < a) throw new Error(`${file} lacks the markers ${begin(id)} … ${end(id)}`);
-  return `${doc.slice(0, a)}${begin(id)}\n${body}\n${doc.slice(b)}`;
-}
 
 const targets = [
   {

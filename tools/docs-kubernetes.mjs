@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withBlock } from './generated-block.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (file) => readFileSync(join(root, file), 'utf8');
@@ -50,15 +51,6 @@ const testing = [
     return `| ${m.kubernetes} | ${m.apiserver}${m.apiserver === pinned ? ' (pinned in go.mod)' : ''} | ${full} | yes |`;
   }),
 ].join('\n');
-
-const begin = (id) => `<!-- BEGIN GENERATED: ${id} -->`;
-const end = (id) => `<!-- END GENERATED: ${id} -->`;
-function withBlock(doc, id, body, file) {
-  const a = doc.indexOf(begin(id));
-  const b = doc.indexOf(end(id));
-  if (a === -1 || b < a) throw new Error(`${file} lacks the markers ${begin(id)} … ${end(id)}`);
-  return `${doc.slice(0, a)}${begin(id)}\n${body}\n${doc.slice(b)}`;
-}
 
 const check = process.argv.includes('--check');
 let stale = 0;

@@ -3,8 +3,11 @@ import { runAdmin } from './admin-commands.js';
 import type { CliApp, CliFlags } from './cli-app.js';
 import { runDecrypt, runEncrypt, runStatus } from './diagnostics.js';
 import { registerDoctor } from './doctor/command.js';
-import { chooseFace, type Face, keyValues, OUTPUT_CHOICES } from './output.js';
+import { chooseFace, type Face, keyValues } from './output.js';
+import { outputOpt, withConfigFlags } from './options.js';
 import { registerTpm } from './tpm-commands.js';
+
+const STATE_DIR_HELP = 'kleidi state directory (local keyring lives here)';
 
 /** Raised by a command whose configuration was refused; exit code 2. */
 class ConfigRefused extends Error {}
@@ -14,22 +17,6 @@ function backendChoices(names: readonly string[], dflt: string): string {
   const shown = names.map((n) => (n === dflt ? `${n} (default)` : n));
   return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}` : (shown[0] ?? '');
 }
-
-/** Flags shared by every command that loads the configuration. SECURITY: no flag carries a secret. */
-function withConfigFlags(cmd: Command, backendHelp: string): Command {
-  return cmd
-    .option('--config <file>', 'YAML config file (env KLEIDI_CONFIG)')
-    .option('--backend <name>', backendHelp)
-    .option('--state-dir <dir>', 'kleidi state directory (local keyring lives here)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-    .option('--log-format <format>', 'auto (text on a terminal, else json)|json|text (env KLEIDI_LOG_FORMAT)');
-}
-
-/** `--output`: JSON for scripts, tables for a person; by default, tables only when stdout is a terminal. */
-const outputOpt = () =>
-  new Option('--output <format>', 'json, or text tables; default: text on a terminal, else json')
-    .choices(OUTPUT_CHOICES)
-    .default('auto');
 
 /** The face of this command's answer on stdout. */
 const face = (output: unknown): Face =>
@@ -51,7 +38,7 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
 
   withConfigFlags(
     program.command('serve', { isDefault: true }).description('serve KMSv2 on a Unix socket (the default command)'),
-    backendHelp,
+    { backend: backendHelp, stateDir: STATE_DIR_HELP },
   )
     .option('--socket <endpoint>', 'unix:///path.sock, unix:///@abstract or a path')
     .option('--socket-mode <mode>', 'socket file mode (default 0600)')
@@ -66,7 +53,7 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
     ['rotate', 'add a new current key-encryption key; older ones stay for decryption'],
     ['keys', 'list key versions and key ids (never key material)'],
   ] as const) {
-    withConfigFlags(program.command(name).description(what), backendHelp)
+    withConfigFlags(program.command(name).description(what), { backend: backendHelp, stateDir: STATE_DIR_HELP })
       .addOption(outputOpt())
       .action(async (flags: CliFlags) => exit(await runAdmin(app, name, config(flags), face(flags.output))));
   }
@@ -95,7 +82,12 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
     .addOption(socketOpt())
     .addOption(timeoutOpt())
     .action(async (o: { socket: string; timeout: string }) => exit(await runDecrypt(o.socket, o.timeout)));
-  registerDoctor(withConfigFlags(program.command('doctor'), backendHelp), app, config, exit);
+  registerDoctor(
+    withConfigFlags(program.command('doctor'), { backend: backendHelp, stateDir: STATE_DIR_HELP }),
+    app,
+    config,
+    exit,
+  );
   registerTpm(program, app, config, exit);
   program
     .command('version')

@@ -1,6 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliApp, CliFlags, TpmProvisioning, TpmVersionFact } from './cli-app.js';
-import { chooseFace, type Face, keyValues, OUTPUT_CHOICES, paint, table } from './output.js';
+import { outputOpt, withConfigFlags } from './options.js';
+import { chooseFace, type Face, keyValues, paint, table } from './output.js';
+
+/** The configuration flags of `kleidi tpm …`: the backend is always tpm, so there is no --backend. */
+const configFlags = (cmd: Command): Command =>
+  withConfigFlags(cmd, { stateDir: 'kleidi state directory (default files live here)' });
 
 /**
  * `kleidi tpm enroll | add-version | provision | import`: the TPM backend's
@@ -73,20 +78,6 @@ export function registerTpm<C>(
       exit(0);
     });
 }
-
-/** The configuration flags of `kleidi tpm …`: the backend is always tpm. */
-function configFlags(cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'YAML config file (env KLEIDI_CONFIG)')
-    .option('--state-dir <dir>', 'kleidi state directory (default files live here)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-    .option('--log-format <format>', 'auto (text on a terminal, else json)|json|text (env KLEIDI_LOG_FORMAT)');
-}
-
-const outputOpt = () =>
-  new Option('--output <format>', 'json, or text tables; default: text on a terminal, else json')
-    .choices(OUTPUT_CHOICES)
-    .default('auto');
 
 function positiveInt(v: string): number {
   if (!/^[1-9]\d{0,8}$/.test(v)) throw new InvalidArgumentError('a version number (1, 2, …)');
