@@ -17,6 +17,12 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
  *   accepts anything): each request's access key and session token must be
  *   ones the check accepts, else ExpiredTokenException or
  *   UnrecognizedClientException.
+ *
+ * Always, alias changes (CreateAlias, UpdateAlias, DeleteAlias) reach
+ * local-kms one at a time: AWS KMS applies each atomically (a second
+ * CreateAlias of a name gets AlreadyExistsException), while local-kms checks
+ * and then writes without a lock (its src/handler/create_alias.go), so two
+ * concurrent CreateAlias calls could both succeed there.
  */
 export interface KmsProxy {
   readonly endpoint: string;
@@ -49,7 +55,15 @@ interface Material {
   readonly rotatedAt: Date | undefined;
 }
 
+const ALIAS_OPS = new Set(['CreateAlias', 'UpdateAlias', 'DeleteAlias']);
+
 export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
+  let aliasChanges: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = aliasChanges.then(fn, fn);
+    aliasChanges = run.catch(() => undefined);
+    return run;
+  };
   const up = new URL(upstream);
   const materials = new Map<string, Material[]>();
   const stale = new Map<string, string>();
@@ -133,7 +147,9 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
         }));
       return answer(res, 200, { Rotations: rotations, Truncated: false });
     }
-    const upstreamAnswer = await forward(up, req, body);
+    const upstreamAnswer = ALIAS_OPS.has(op)
+      ? await oneAtATime(() => forward(up, req, body))
+      : await forward(up, req, body);
     if (simulate && op === 'DescribeKey' && upstreamAnswer.status === 200) {
       const out = JSON.parse(upstreamAnswer.body.toString('utf8')) as { KeyMetadata: Record<string, unknown> };
       const keyId = String(out.KeyMetadata.KeyId);
