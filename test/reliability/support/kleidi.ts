@@ -68,7 +68,15 @@ export class KleidiNode {
     writeSync(log, `# ---- start ${++this.starts} at ${new Date().toISOString()}\n`);
     const [cmd, ...pre] = [...(this.spec.prefix ?? []), NODE];
     const proc = spawn(cmd!, [...pre, ...this.args()], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.spec.env },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        // A campaign opens far more connections than an apiserver (one or two): load generators,
+        // a health sampler, a Status client per poll, journal verifiers. Under load their closes
+        // lag, and the default cap of 16 refused new ones (ECONNRESET), which read as outages and
+        // lost journal entries. The cap has its own test (test/integration/socket-bounds.test.ts).
+        KLEIDI_SOCKET_MAX_CONNECTIONS: '64',
+        ...this.spec.env,
+      },
       stdio: ['ignore', log, log],
     });
     closeSync(log);
