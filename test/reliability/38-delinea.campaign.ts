@@ -12,6 +12,7 @@ import {
   type Fault,
   restartAndVerify,
   rotationFault,
+  runCampaign,
   runFault,
   sigkillFault,
 } from './support/faults.js';
@@ -136,15 +137,7 @@ describe('reliability: delinea backend (fake Secret Server, kek-source)', () => 
   ];
 
   it('faults under load: SIGKILL, server down, tokens expired, rotate, malformed entry, secret deleted', async () => {
-    const r = rounds(share);
-    const failures: string[] = [];
-    for (let round = 0; r.more(round); round++) {
-      for (const f of faults()) {
-        const res = await runFault(run, f, round);
-        if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
-      }
-    }
-    expect(failures).toEqual([]);
+    expect(await runCampaign(run, faults, share)).toEqual([]);
   });
 
   it('after a restart, every Encrypt that returned OK decrypts to its original', async () => {

@@ -11,14 +11,14 @@ import { srkTemplate } from '../../src/adapters/outbound/tpm/tpm.templates.js';
 import { KmsTestClient } from '../support/grpc-client.js';
 import { kleidiEnv } from '../backends/tpm.harness.js';
 import { type Swtpm, startSwtpm } from '../support/swtpm.fixture.js';
-import { record, registerSecret, rounds, SOAK_SHARE_MS } from './support/env.js';
+import { record, registerSecret, SOAK_SHARE_MS } from './support/env.js';
 import {
   type BackendRun,
   broken,
   type Fault,
   restartAndVerify,
   rotationFault,
-  runFault,
+  runCampaign,
   sigkillFault,
 } from './support/faults.js';
 import { HealthWatch } from './support/health.js';
@@ -142,15 +142,7 @@ describe('reliability: tpm backend (swtpm)', () => {
   }
 
   it('faults under load: SIGKILL, swtpm killed and restarted, kleidi rotate', async () => {
-    const r = rounds(share);
-    const failures: string[] = [];
-    for (let round = 0; r.more(round); round++) {
-      for (const f of faults()) {
-        const res = await runFault(run, f, round);
-        if (broken(res).length > 0) failures.push(`${f.name}: ${broken(res).join('; ')}`);
-      }
-    }
-    expect(failures).toEqual([]);
+    expect(await runCampaign(run, faults, share)).toEqual([]);
   });
 
   it('a wrong auth value: one failed authorisation, a clear refusal to start, nothing lost', async () => {
