@@ -36,6 +36,20 @@ const note = (msg) => console.error(`summarize-tests: ${msg}`);
 /** The failed tests by name, printed just above the closing line: CI shows a run's tail, not its middle. */
 const failedNames = [];
 
+/** How many lines of a failure's message follow its name: enough for the assertion and the output it quotes. */
+const WHY_LINES = 6;
+const ANSI = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;]*m`, 'g');
+/** The head of a failure message, indented under the test's name, ANSI colours and stack frames dropped. */
+function why(message) {
+  const lines = String(message ?? '')
+    .replace(ANSI, '')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^\s+at /.test(l))
+    .slice(0, WHY_LINES)
+    .map((l) => `\n    ${l.length > 240 ? `${l.slice(0, 240)}…` : l}`);
+  return lines.join('');
+}
+
 /** Counts one report; returns its failures. */
 function count(file) {
   if (!existsSync(file)) {
@@ -56,10 +70,11 @@ function count(file) {
     ).length;
     for (const t of r.testResults ?? []) {
       const where = relative(process.cwd(), t.name ?? '?');
-      for (const a of t.assertionResults ?? []) if (a.status === 'failed') failedNames.push(`${where} > ${a.fullName}`);
+      for (const a of t.assertionResults ?? []) {
+        if (a.status === 'failed') failedNames.push(`${where} > ${a.fullName}${why(a.failureMessages?.[0])}`);
+      }
       if (t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')) {
-        const why = String(t.message ?? '').split('\n')[0];
-        failedNames.push(`${where} (the file failed outside its tests${why ? `: ${why}` : ''})`);
+        failedNames.push(`${where} (the file failed outside its tests)${why(t.message)}`);
       }
     }
     let f = (r.numFailedTests ?? 0) + files;

@@ -92,6 +92,38 @@ describe('scripts/summarize-tests.mjs: the closing count includes every step tha
     expect(r.stderr).not.toContain('test-0-0');
   });
 
+  it("quotes the head of each failure's message under its name, without colours or stack frames", async () => {
+    const r0 = vitestReport([{ status: 'failed', tests: ['failed'] }]);
+    const message = [
+      '\x1b[31mError: timed out; output so far:\x1b[39m',
+      '12:00:00.000Z INFO  starting',
+      '    at until (test/integration/terminal-faces.test.ts:51:36)',
+      'x'.repeat(300),
+      ...Array.from({ length: 10 }, (_, i) => `line ${i}`),
+    ].join('\n');
+    const file = {
+      ...r0.testResults[0],
+      assertionResults: [{ status: 'failed', fullName: 'suite t', failureMessages: [message] }],
+    };
+    const r = summarize(await report('vitest.json', { ...r0, testResults: [file] }));
+    expect(r.stderr).toContain(
+      [
+        'summarize-tests: failed: file-0.ts > suite t',
+        '    Error: timed out; output so far:',
+        '    12:00:00.000Z INFO  starting',
+        `    ${'x'.repeat(240)}…`,
+        '    line 0',
+        '    line 1',
+        '    line 2',
+        'kleidi',
+      ]
+        .join('\n')
+        .replace('\nkleidi', ''),
+    );
+    expect(r.stderr).not.toContain('at until');
+    expect(r.stderr).not.toContain('line 3');
+  });
+
   it('counts a step that exited non-zero although its reports show no failure', async () => {
     const bench = await report('quick.json', benchReport({ local: 'ok', pkcs11: 'ok' }));
     const campaign = await report('rest.json', vitestReport([{ status: 'passed', tests: ['passed'] }]));
