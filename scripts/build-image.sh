@@ -45,8 +45,8 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 if ((${#missing[@]})); then
   [[ $(id -u) -eq 0 ]] || { say "missing ${missing[*]}: install them as root (apt-get install ${missing[*]})"; exit 1; }
   say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" uidmap >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" uidmap >/dev/null
 fi
 [[ $(id -u) -eq 0 ]] || { say "builds rootful: run as root"; exit 1; }
 

@@ -23,8 +23,8 @@ if ((${#missing[@]} > 0)); then
     sudo=(sudo)
   fi
   echo "setup-swtpm: installing ${missing[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q # waits for apt-daily or another install instead of failing (apt >= 1.9.11)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 echo "setup-swtpm: $(swtpm --version 2>/dev/null | head -1), $(tpm2_createprimary --version 2>/dev/null | head -1)"
