@@ -11,6 +11,7 @@
 #   bash scripts/setup-control-plane.sh            # 1.37.2 and 1.29.6
 #   bash scripts/setup-control-plane.sh 1.35.4     # one version
 #   bash scripts/setup-control-plane.sh --print    # the versions, one a line
+#   bash scripts/setup-control-plane.sh --etcd     # the etcd program only
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +24,11 @@ default_versions=(1.37.2 1.29.6)
 if [[ "${1:-}" == "--print" ]]; then
   printf '%s\n' "${default_versions[@]}"
   exit 0
+fi
+etcd_only=0
+if [[ "${1:-}" == "--etcd" ]]; then
+  etcd_only=1 # the etcd program alone: `kleidi usage`'s integration tests (test-all.sh) need no apiserver
+  shift
 fi
 versions=("$@")
 ((${#versions[@]})) || versions=("${default_versions[@]}")
@@ -92,6 +98,7 @@ build_etcd() {
 
 etcd_bin="$(build_etcd)"
 ln -sfn "$etcd_bin" "$cache/etcd"
+((etcd_only == 0)) || exit 0
 for v in "${versions[@]}"; do
   build_apiserver "$v"
 done

@@ -3,9 +3,12 @@
 // listening on loopback only, and a reader that prints raw values so the tests
 // can check what kube-apiserver stored.
 //
-//	etcd serve -data-dir DIR -client-port N -peer-port M
+//	etcd serve -data-dir DIR -client-port N -peer-port M [-cert-file F -key-file F -trusted-ca-file F]
 //	etcd get -endpoint http://127.0.0.1:N -prefix /registry/secrets/
 //
+// With -cert-file and -key-file the client port serves TLS (https), and with
+// -trusted-ca-file it requires a client certificate signed by that CA, as a
+// kubeadm control plane's etcd does (--client-cert-auth).
 // serve prints "ready" on stdout once the member serves clients and stops on
 // SIGTERM or SIGINT. get prints one JSON object a line:
 // {"key": "...", "value": "<base64>", "modRevision": N}.
@@ -55,6 +58,9 @@ func serve(args []string) error {
 	dir := fs.String("data-dir", "", "data directory")
 	clientPort := fs.Int("client-port", 2379, "client port on 127.0.0.1")
 	peerPort := fs.Int("peer-port", 2380, "peer port on 127.0.0.1")
+	certFile := fs.String("cert-file", "", "server certificate: the client port serves https")
+	keyFile := fs.String("key-file", "", "server key")
+	caFile := fs.String("trusted-ca-file", "", "CA of the client certificates etcd requires")
 	_ = fs.Parse(args)
 	if *dir == "" {
 		return fmt.Errorf("-data-dir is required")
@@ -64,6 +70,15 @@ func serve(args []string) error {
 	cfg.Dir = *dir
 	cfg.LogLevel = "error"
 	client, peer := loopback(*clientPort), loopback(*peerPort)
+	if *certFile != "" {
+		client.Scheme = "https"
+		cfg.ClientTLSInfo.CertFile = *certFile
+		cfg.ClientTLSInfo.KeyFile = *keyFile
+		if *caFile != "" {
+			cfg.ClientTLSInfo.TrustedCAFile = *caFile
+			cfg.ClientTLSInfo.ClientCertAuth = true
+		}
+	}
 	cfg.ListenClientUrls = []url.URL{client}
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.ListenPeerUrls = []url.URL{peer}
