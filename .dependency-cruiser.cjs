@@ -77,10 +77,12 @@ module.exports = {
       to: { path: 'node_modules/(pino|pino-[^/]+|sonic-boom|thread-stream)/' },
     },
     {
-      name: 'rpc-libraries-only-at-the-inbound-edge',
-      comment: 'the gRPC server, and the CLI diagnostics client that checks it from outside',
+      name: 'rpc-libraries-only-where-grpc-is-spoken',
+      comment:
+        'the gRPC server, the CLI diagnostics client that checks it from outside, and the etcd v3 client of ' +
+        '`kleidi usage` (src/adapters/outbound/etcd/, docs/adr/0018-key-usage-scan.md)',
       severity: 'error',
-      from: { pathNot: '^src/adapters/inbound/(grpc|cli)/' },
+      from: { pathNot: ['^src/adapters/inbound/(grpc|cli)/', '^src/adapters/outbound/etcd/'] },
       to: { path: 'node_modules/(@grpc|@connectrpc)/' },
     },
     {

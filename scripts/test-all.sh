@@ -27,6 +27,7 @@ mapfile -t tested_contracts < <(npm run --silent backends -- field testing.contr
 
 step "prerequisites: the test servers of ${tested[*]}"
 npm run --silent backends -- prepare
+bash scripts/setup-control-plane.sh --etcd >/dev/null # a real etcd for `kleidi usage` (test/integration/usage-etcd.test.ts)
 
 step "type check";            npm run --silent typecheck
 step "architecture rules";    npm run --silent deps:check

@@ -7,6 +7,7 @@ import { doctorSubject } from './doctor.js';
 import type { Config } from './config/schema.js';
 import { runServe } from './serve.js';
 import { tpmProvisioning } from './tpm-provisioning.js';
+import { runUsage } from './usage.js';
 import { versionInfo } from './version.js';
 
 /**
@@ -30,6 +31,7 @@ export function cliApp(env: NodeJS.ProcessEnv, registry: readonly BackendDefinit
     withKeyAdmin: (config, use) => withKeyAdmin(config, env, use),
     doctor: (config) => doctorSubject(config, env),
     tpm: (config) => tpmProvisioning(config),
+    usage: (config, req, signal) => runUsage(config, env, req, signal),
     version: versionInfo,
   };
 }

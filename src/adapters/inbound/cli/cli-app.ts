@@ -1,3 +1,4 @@
+import type { UsageReport } from '../../../domain/model/usage.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { DoctorCheck } from './doctor/report.js';
 
@@ -51,6 +52,32 @@ export interface TpmProvisioning {
   }>;
 }
 
+/** `kleidi usage`: where etcd is (kube-apiserver's --etcd-* flags) and how to scan it. */
+export interface UsageRequest {
+  readonly etcd: {
+    readonly servers: readonly string[];
+    readonly caFile?: string;
+    readonly certFile?: string;
+    /** A path; the file is read as a secret (owner, mode, no links). */
+    readonly keyFile?: string;
+  };
+  /** kube-apiserver's --etcd-prefix (default /registry). */
+  readonly prefix: string;
+  /** Only these resources; every resource when empty. */
+  readonly resources: readonly string[];
+  readonly pageSize: number;
+  readonly maxKeysPerSecond: number;
+  /** Open the configured backend to name kleidi's version of each key_id. */
+  readonly withKeys: boolean;
+  readonly onProgress?: (scanned: number, revision: number) => void;
+}
+
+export interface UsageOutcome {
+  readonly report: UsageReport;
+  /** Why kleidi's key versions are not in the report, when they were asked for and could not be listed. */
+  readonly keysUnavailable?: string;
+}
+
 /**
  * What the composition root hands the CLI. The CLI parses the command line,
  * prints and picks exit codes; everything that needs wiring (validating the
@@ -73,6 +100,8 @@ export interface CliApp<C = unknown> {
   doctor(config: C): DoctorSubject;
   /** `kleidi tpm …` for a configuration loaded with backend `tpm`. */
   tpm(config: C): TpmProvisioning;
+  /** `kleidi usage`: a read-only scan of etcd. */
+  usage(config: C, req: UsageRequest, signal: AbortSignal): Promise<UsageOutcome>;
   /** Version facts for `kleidi version`. */
   version(): Readonly<Record<string, string>>;
 }

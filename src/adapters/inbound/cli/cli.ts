@@ -6,6 +6,7 @@ import { registerDoctor } from './doctor/command.js';
 import { chooseFace, type Face, keyValues } from './output.js';
 import { outputOpt, withConfigFlags } from './options.js';
 import { registerTpm } from './tpm-commands.js';
+import { registerUsage } from './usage-command.js';
 
 const STATE_DIR_HELP = 'kleidi state directory (local keyring lives here)';
 
@@ -89,6 +90,7 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
     exit,
   );
   registerTpm(program, app, config, exit);
+  registerUsage(program, app, config, backendHelp, exit);
   program
     .command('version')
     .description('print version information')

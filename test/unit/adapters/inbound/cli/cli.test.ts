@@ -20,6 +20,7 @@ function fakeApp(overrides: Partial<CliApp<{ flags: Record<string, unknown> }>> 
     tpm: () => {
       throw new Error('not wired');
     },
+    usage: () => Promise.reject(new Error('not wired')),
     version: () => ({ kleidi: '0.0.0-test' }),
     ...overrides,
   };

@@ -19,6 +19,7 @@ function fakeApp(ops: Partial<TpmProvisioning>) {
     },
     serve: notWired,
     withKeyAdmin: notWired,
+    usage: notWired,
     doctor: () => {
       throw new Error('not wired');
     },
