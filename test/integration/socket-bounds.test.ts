@@ -173,16 +173,24 @@ describe('the KMS socket is bounded (real process, Unix socket)', () => {
       open.push(c);
       return c;
     });
-    await sleep(1_000);
-    const stillOpen = attempts.filter((c) => !c.destroyed && !c.readableEnded);
-    expect(stillOpen.length).toBe(10);
+    // The server accepts up to the cap and closes the rest; on a loaded machine the clients see
+    // those closes later than a fixed pause allowed (CI saw 9 after 1 s once), so wait until the
+    // count of open connections has settled at the cap.
+    const open10 = () => attempts.filter((c) => !c.destroyed && !c.readableEnded);
+    const counts: number[] = [];
+    for (const end = Date.now() + 15_000; Date.now() < end; await sleep(250)) {
+      counts.push(open10().length);
+      if (counts.length >= 4 && counts.slice(-4).every((n) => n === 10)) break;
+    }
+    expect(counts.slice(-4), `open connections seen: ${counts.join(' ')}`).toEqual([10, 10, 10, 10]);
+    const stillOpen = open10();
     for (const c of stillOpen) c.destroy();
     await sleep(200);
     const s = await h2(k.socket);
     open.push(s);
     const r = await grpcStream(s, '/v2.KeyManagementService/Status', { body: statusBody(), timeout: '3S' }).done;
     expect(r.status).toBe(GRPC_STATUS.OK);
-  });
+  }, 60_000);
 
   it('ends half-sent calls without a deadline (or with a longer one) at the server-side call deadline', async () => {
     const k = await start({ KLEIDI_MAX_CALL_DURATION: '1s' });
