@@ -191,9 +191,11 @@ describe('PCR binding (tpm.pcrs) through enrollment, provisioning and serving', 
     await new TpmOperator(holder).provision(file, join(root, 'bundle-predicted.json'));
     await new TpmOperator(node).importBundle(join(root, 'bundle-predicted.json'));
     await swtpm.tools('tpm2_pcrextend', [`7:sha256=${digest.toString('hex')}`]);
-    const w = await openWrapper(node);
+    const log = recordingLogger();
+    const w = await openWrapper(node, log);
     expect(await health(w)).toMatchObject({ healthy: true });
     await w.close();
+    expect(log.lines.filter((l) => l.level === 'warn')).toEqual([]); // bound as tpm.pcrs says: nothing to warn about
   });
 
   it('refuses an enrollment whose PCR values are malformed', async () => {
@@ -204,6 +206,26 @@ describe('PCR binding (tpm.pcrs) through enrollment, provisioning and serving', 
     });
     await expect(new TpmOperator(holder).provision(file, join(root, 'bundle-bad.json'))).rejects.toThrow(
       /pcrs must name a selection .* one SHA-256 value \(64 hex digits\) per PCR/,
+    );
+  });
+  it('a node with tpm.pcrs serving versions that are not bound to it: served, with a warning naming the versions', async () => {
+    const unbound = { ...node, pcrs: undefined, nodeKeyFile: join(root, 'node', 'unbound-keys.json') };
+    const enrolled = await new TpmOperator(unbound).enroll();
+    expect(enrolled.document).not.toHaveProperty('pcrs');
+    const file = join(root, 'enrollment-unbound.json');
+    await writeFile(file, JSON.stringify(enrolled.document), { mode: 0o600 });
+    await new TpmOperator(holder).provision(file, join(root, 'bundle-unbound.json'));
+    await new TpmOperator(unbound).importBundle(join(root, 'bundle-unbound.json'));
+    const log = recordingLogger();
+    const w = await openWrapper({ ...unbound, pcrs: 'sha256:0,7' }, log);
+    expect(await health(w)).toMatchObject({ healthy: true });
+    await w.close();
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        fields: { pcrs: 'sha256:0,7', versions: [1] },
+        message: expect.stringMatching(/tpm\.pcrs is set but these KEK versions are not bound to it/),
+      }),
     );
   });
 });

@@ -15,8 +15,9 @@ import { TpmResponseError } from './tpm.errors.js';
 import { stampOfFile } from './tpm.files.js';
 import { tpmKeyId } from './tpm.key-id.js';
 import { isPcrPolicyFailure, isWrongAuth, toKmsError } from './tpm.kms-errors.js';
-import { readNodeKeys } from './tpm.node-file.js';
+import { readNodeKeys, type NodeVersion } from './tpm.node-file.js';
 import type { TpmNode } from './tpm.node.js';
+import { formatPcrSelection } from './tpm.pcr.js';
 
 interface LoadedKey {
   readonly version: KeyVersion;
@@ -142,6 +143,22 @@ export class TpmKeyWrapper implements KeyWrapper {
     return this.reloading;
   }
 
+  /**
+   * tpm.pcrs set on a serving node but versions bound otherwise (or not at all): binding was
+   * turned on, or changed, without re-provisioning. They still serve (the objects' policy, not
+   * the setting, decides what the TPM asks for), so this is a warning, naming versions only.
+   */
+  private warnUnbound(versions: readonly NodeVersion[]): void {
+    const want = this.node.binding();
+    if (!want) return;
+    const off = versions.filter((v) => !v.pcrs || formatPcrSelection(v.pcrs) !== formatPcrSelection(want));
+    if (off.length === 0) return;
+    this.log.warn(
+      { pcrs: formatPcrSelection(want), versions: off.map((v) => v.version) },
+      'tpm.pcrs is set but these KEK versions are not bound to it: re-enroll and re-provision this node to bind them',
+    );
+  }
+
   private async reload(): Promise<void> {
     const read = await readNodeKeys(this.path);
     if (!read)
@@ -175,6 +192,7 @@ export class TpmKeyWrapper implements KeyWrapper {
         'TPM node key file reloaded with a new current key',
       );
     }
+    this.warnUnbound(read.keys.versions);
     this.keys = keys;
     this.current = current;
     this.stamp = read.stamp;

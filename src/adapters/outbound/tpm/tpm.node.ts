@@ -30,6 +30,11 @@ export class TpmNode {
     return this.tpm.withFlushed(srk, async (o) => ({ public: o.public, name: o.name.toString('hex') }));
   }
 
+  /** The tpm.pcrs selection; undefined without one. */
+  binding(): PcrSelection | undefined {
+    return this.pcrs;
+  }
+
   /** The current values of the tpm.pcrs selection; undefined without one (no binding). */
   async pcrValues(): Promise<PcrValues | undefined> {
     if (!this.pcrs) return undefined;
