@@ -19,6 +19,7 @@ import {
   restartAndVerify,
   rotationFault,
   runCampaign,
+  runFault,
   sigkillFault,
 } from './support/faults.js';
 import { HealthWatch } from './support/health.js';
@@ -297,6 +298,122 @@ describe('reliability: tpm backend (swtpm)', () => {
       });
     } finally {
       for (const h of fillers) await other.flushContext(h).catch(() => undefined);
+    }
+  });
+  it('a PCR change (firmware update, then reboot) on a PCR-bound node: health names it, no lockout attempt, re-provisioning recovers it', async () => {
+    // A second node on the same swtpm, bound to PCRs 0 and 7 (tpm.pcrs), provisioned from the ring
+    // with the offline flow; it has no ring file of its own.
+    const pdir = await mkdtemp(join(dir, 'pcr-'));
+    const { KLEIDI_TPM_RING_FILE: _ring, ...shared } = env;
+    const nodeEnv = {
+      ...shared,
+      KLEIDI_TPM_PCRS: 'sha256:0,7',
+      KLEIDI_TPM_NODE_KEY_FILE: join(pdir, 'tpm-node-keys.json'),
+    };
+    let provisioned = 0;
+    const provision = async (): Promise<{ selection: string; values: string[] }> => {
+      const tag = `p${provisioned++}`;
+      const cli = async (args: string[], e: Record<string, string>) => {
+        const r = await runCli('tpm-pcr-provision', args, e);
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout;
+      };
+      const enrolled = await cli(['tpm', 'enroll', '--state-dir', join(pdir, 'state')], nodeEnv);
+      const enrollment = join(pdir, `enrollment-${tag}.json`);
+      const bundle = join(pdir, `bundle-${tag}.json`);
+      await writeFile(enrollment, enrolled, { mode: 0o600 });
+      await cli(
+        ['tpm', 'provision', '--state-dir', join(dir, 'state-admin'), '--node-pub', enrollment, '--out', bundle],
+        env,
+      );
+      await cli(['tpm', 'import', '--state-dir', join(pdir, 'state'), '--bundle', bundle], nodeEnv);
+      return (JSON.parse(enrolled) as { pcrs: { selection: string; values: string[] } }).pcrs;
+    };
+    const before = await provision();
+    expect(before.selection).toBe('sha256:0,7');
+    const bound = new KleidiNode({
+      name: 'tpm-pcr',
+      socket: join(pdir, 'kms.sock'),
+      stateDir: join(pdir, 'state'),
+      backend: 'tpm',
+      env: nodeEnv,
+    });
+    await bound.start();
+    const prun: BackendRun = { backend: 'tpm', node: bound, health: new HealthWatch(bound.spec.socket), journals: [] };
+    const pcrRefusal = /PCR values changed since provisioning \(TPM_RC_POLICY_FAIL/;
+    const refusedForPcrs = (x: StatusSample) => !x.answered && pcrRefusal.test(x.message ?? '');
+    let lockoutBefore = 0;
+    let during: StatusSample | undefined;
+    const calls: { encrypt?: string; decrypt?: string } = {};
+    try {
+      // A ciphertext from before the update, decrypted while the node is refused and after recovery.
+      const c = new KmsTestClient(bound.spec.socket);
+      const plaintext = randomBytes(32);
+      const old = await c.encrypt(plaintext).finally(() => c.close());
+      const fault: Fault = {
+        name: 'PCR change: PCR 7 extended (firmware update) and kleidi restarted (reboot), then re-provisioned',
+        outage: true,
+        restartsKleidi: true,
+        holdMs: 5_000,
+        allowed: ['Unavailable', 'DeadlineExceeded', 'FailedPrecondition'],
+        note:
+          'after the reboot the TPM refuses the bound KEKs (TPM_RC_POLICY_FAIL): kleidi starts holding none, Status, Encrypt and ' +
+          'Decrypt fail FAILED_PRECONDITION naming the PCR change (a KeyUnusableError), with no dictionary-attack attempt spent; ' +
+          're-enrolling and re-provisioning from the ring (docs/backends/tpm.md#pcr-change) brings it back without a restart',
+        inject: async () => {
+          lockoutBefore = await lockoutCounter(swtpm);
+          await bound.stop('SIGKILL');
+          await swtpm.tools('tpm2_pcrextend', [`7:sha256=${randomBytes(32).toString('hex')}`]);
+          await bound.start({ ready: refusedForPcrs });
+        },
+        restore: async () => {
+          during = await statusOnce(bound.spec.socket, 3_000);
+          const k = new KmsTestClient(bound.spec.socket);
+          try {
+            calls.encrypt = await k.encrypt(randomBytes(32)).then(
+              () => 'succeeded',
+              (e: { code?: number; details?: string }) => `${e.code}: ${e.details}`,
+            );
+            calls.decrypt = await k
+              .decrypt({ ciphertext: old.ciphertext, keyId: old.keyId, annotations: old.annotations })
+              .then(
+                () => 'succeeded',
+                (e: { code?: number; details?: string }) => `${e.code}: ${e.details}`,
+              );
+          } finally {
+            k.close();
+          }
+          expect(await lockoutCounter(swtpm)).toBe(lockoutBefore);
+          await provision();
+        },
+      };
+      const res = await runFault(prun, fault, 0);
+      expect(broken(res), JSON.stringify(res)).toEqual([]);
+      // FAILED_PRECONDITION (gRPC code 9) with the PCR reason, from Status, Encrypt and Decrypt alike.
+      expect(during?.code).toBe(9);
+      expect(during?.message).toMatch(pcrRefusal);
+      expect(calls.encrypt).toMatch(/^9: PCR values changed since provisioning/);
+      expect(calls.decrypt).toMatch(/^9: PCR values changed since provisioning/);
+      const after = new KmsTestClient(bound.spec.socket);
+      try {
+        const dec = await after.decrypt({ ciphertext: old.ciphertext, keyId: old.keyId, annotations: old.annotations });
+        expect(Buffer.from(dec.plaintext)).toEqual(plaintext);
+      } finally {
+        after.close();
+      }
+      record({
+        kind: 'tpm-pcr-change',
+        backend: 'tpm',
+        name: 'PCR change and reboot, then re-provisioned',
+        detectMs: res.detectMs,
+        recoverMs: res.recoverMs,
+        degraded: `${during?.code}: ${during?.message}`,
+        lockoutCounterBefore: lockoutBefore,
+        lockoutCounterAfter: await lockoutCounter(swtpm),
+      });
+    } finally {
+      await prun.health.stop();
+      await bound.stop();
     }
   });
 });

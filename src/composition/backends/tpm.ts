@@ -9,10 +9,14 @@ const path = () => z.string().min(1);
 /** `/dev/tpmrm0`-style device paths, or swtpm's TCP data socket (tests, docs' walkthrough). */
 const TPM_ADDRESS = /^(\/\S+|swtpm:[^:\s]+:\d{1,5})$/;
 
+/** A PCR selection in the SHA-256 bank, as tpm2-tools' `-l` writes it; the adapter checks ranges and repeats. */
+const PCR_SELECTION = /^(sha256:\d{1,2}(,\d{1,2})*)?$/;
+
 /**
  * The `tpm` config section (a TPM 2.0, docs/adr/0014-tpm-backend.md). Field names give the
  * env names through the loader: device ↔ KLEIDI_TPM_DEVICE, nodeKeyFile ↔
- * KLEIDI_TPM_NODE_KEY_FILE, ringFile ↔ KLEIDI_TPM_RING_FILE, authFile ↔ KLEIDI_TPM_AUTH_FILE.
+ * KLEIDI_TPM_NODE_KEY_FILE, ringFile ↔ KLEIDI_TPM_RING_FILE, authFile ↔ KLEIDI_TPM_AUTH_FILE,
+ * pcrs ↔ KLEIDI_TPM_PCRS.
  * Secrets (the ring, the auth value) are only ever file paths, read by the adapter with the
  * shared secret-file reader (src/adapters/outbound/shared/secret-file.ts).
  */
@@ -41,6 +45,16 @@ export const TpmConfigSchema = z.strictObject({
     description:
       "File holding the auth value of this node's sealed KEK objects (mode 0600); when unset, an empty auth value.",
   }),
+  pcrs: z
+    .string()
+    .regex(PCR_SELECTION, 'must be like sha256:0,2,4,7 (the SHA-256 bank, PCRs 0 to 23), or empty')
+    .default('')
+    .meta({
+      description:
+        'Bind the KEK objects to these PCR values (measured boot), e.g. `sha256:0,2,4,7`; empty: no binding. ' +
+        "`kleidi tpm enroll` records the node's current values, the bundle's objects need them to unseal. " +
+        'After a firmware update, re-enroll and re-provision the node (docs/backends/tpm.md#pcr-change).',
+    }),
 });
 
 export type TpmConfig = z.output<typeof TpmConfigSchema>;
@@ -52,6 +66,7 @@ export function tpmSettings(c: TpmConfig, ctx: Pick<BackendContext, 'stateDir'>)
     nodeKeyFile: c.nodeKeyFile ?? join(ctx.stateDir, 'tpm-node-keys.json'),
     ringFile: c.ringFile ?? join(ctx.stateDir, 'tpm-ring.json'),
     ...(c.authFile ? { authFile: c.authFile } : {}),
+    ...(c.pcrs ? { pcrs: c.pcrs } : {}),
   };
 }
 

@@ -98,8 +98,8 @@ describe('PCR policy (TPM2_PolicyPCR + TPM2_PolicyPassword)', () => {
     expect(err).toBeInstanceOf(TpmResponseError);
     expect((err as TpmResponseError).rc.name).toBe('TPM_RC_POLICY_FAIL');
     expect(isWrongAuth(err)).toBe(false);
-    expect(toKmsError(err, 'unsealing').message).toContain(
-      'PCR values changed since provisioning; re-enroll and re-provision this node: see docs/backends/tpm.md#pcr-change',
+    expect(toKmsError(err, 'unsealing').message).toBe(
+      'PCR values changed since provisioning (TPM_RC_POLICY_FAIL unsealing); re-enroll and re-provision this node: see docs/backends/tpm.md#pcr-change',
     );
     // No transient object and no session left behind.
     expect(await node.tpm.getHandles()).toEqual([]);

@@ -61,8 +61,13 @@ export class KleidiNode {
     ];
   }
 
-  /** Starts `kleidi serve` and waits until Status answers healthz "ok" (or `anyAnswer`: any Status answer). */
-  async start(opts: { anyAnswer?: boolean; timeoutMs?: number } = {}): Promise<number> {
+  /**
+   * Starts `kleidi serve` and waits until Status answers healthz "ok" (or `anyAnswer`: any Status
+   * answer; or until `ready` holds for a sample, e.g. a Status refused with a given error).
+   */
+  async start(
+    opts: { anyAnswer?: boolean; ready?: (s: StatusSample) => boolean; timeoutMs?: number } = {},
+  ): Promise<number> {
     if (this.running) throw new Error(`${this.spec.name} already running`);
     const log = openSync(this.logFile, 'a');
     writeSync(log, `# ---- start ${++this.starts} at ${new Date().toISOString()}\n`);
@@ -88,7 +93,7 @@ export class KleidiNode {
       if (!this.running)
         throw new Error(`${this.spec.name} exited with ${proc.exitCode ?? proc.signalCode}; see ${this.logFile}`);
       const s = await statusOnce(this.spec.socket, 1_000);
-      if (s.answered && (opts.anyAnswer || s.healthz === 'ok')) return Date.now() - t0;
+      if (opts.ready ? opts.ready(s) : s.answered && (opts.anyAnswer || s.healthz === 'ok')) return Date.now() - t0;
       if (Date.now() > until)
         throw new Error(
           `${this.spec.name} not healthy after ${opts.timeoutMs ?? 30_000} ms (${s.healthz ?? s.code}); see ${this.logFile}`,

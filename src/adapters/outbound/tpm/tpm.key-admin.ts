@@ -101,13 +101,15 @@ export class TpmKeyAdmin implements KeyAdmin {
     return this.release();
   }
 
-  /** Imports ring versions into this node's TPM; the newest becomes current. */
+  /** Imports ring versions into this node's TPM (bound to its PCRs with tpm.pcrs); the newest becomes current. */
   private async provision(versions: readonly RingVersion[]): Promise<NodeKeys> {
     try {
       const srk = await this.node.srk();
+      // With tpm.pcrs: every version bound to this node's current PCR values, read once.
+      const bound = await this.node.pcrValues();
       const out: NodeVersion[] = [];
       for (const v of versions) {
-        const blobs = await this.node.importKek(srk.public, v.kek);
+        const blobs = await this.node.importKek(srk.public, v.kek, bound);
         out.push({ version: v.version, keyId: tpmKeyId(v.version, v.kek), ...blobs });
       }
       return { srkName: srk.name, current: (versions.at(-1) as RingVersion).version, versions: out };

@@ -14,9 +14,10 @@ import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
 import { TpmResponseError } from './tpm.errors.js';
 import { stampOfFile } from './tpm.files.js';
 import { tpmKeyId } from './tpm.key-id.js';
-import { isWrongAuth, toKmsError } from './tpm.kms-errors.js';
-import { readNodeKeys } from './tpm.node-file.js';
+import { isPcrPolicyFailure, isWrongAuth, toKmsError } from './tpm.kms-errors.js';
+import { readNodeKeys, type NodeVersion } from './tpm.node-file.js';
 import type { TpmNode } from './tpm.node.js';
+import { formatPcrSelection } from './tpm.pcr.js';
 
 interface LoadedKey {
   readonly version: KeyVersion;
@@ -38,8 +39,11 @@ export class TpmKeyWrapper implements KeyWrapper {
   private reloading: Promise<void> | undefined;
   /**
    * A node key file version whose unseal the TPM refused for a wrong auth value: not tried again
-   * until the file changes (each try would count toward dictionary-attack lockout). A lockout
-   * (TPM_RC_LOCKOUT) is tried again at each refresh: it costs no attempt and ends when cleared.
+   * until the file changes (each try would count toward dictionary-attack lockout). Likewise a
+   * PCR policy refusal: it costs no attempt, but PCR values do not go back without a reboot, so
+   * asking again would only cost TPM time (a Decrypt storm of key_ids not held would ask at each
+   * call). A lockout (TPM_RC_LOCKOUT) is tried again at each refresh: it costs no attempt and ends
+   * when cleared.
    */
   private refused: { readonly stamp: string; readonly error: KmsError } | undefined;
 
@@ -50,12 +54,24 @@ export class TpmKeyWrapper implements KeyWrapper {
     private readonly release: () => Promise<void>,
   ) {}
 
-  /** Unseals every version; fails (startup) without a node key file or when the TPM refuses. */
+  /**
+   * Unseals every version; fails (startup) without a node key file or when the TPM refuses,
+   * except for a PCR policy refusal: after a firmware update the node comes up holding nothing,
+   * its health names the PCR change, and it recovers once re-provisioned (docs/backends/tpm.md#pcr-change),
+   * rather than restarting in a loop that no restart can fix.
+   */
   static async open(path: string, node: TpmNode, log: Logger, release: () => Promise<void>): Promise<TpmKeyWrapper> {
     const w = new TpmKeyWrapper(path, node, log, release);
     try {
       await w.reload();
     } catch (err) {
+      if (isPcrPolicyFailure(err)) {
+        log.warn(
+          {},
+          'the TPM refused the KEKs: PCR values changed since provisioning; serving none until re-provisioned',
+        );
+        return w;
+      }
       await release();
       throw err;
     }
@@ -76,6 +92,8 @@ export class TpmKeyWrapper implements KeyWrapper {
         // Status shows the first 160 characters of this (key-state-tracker.ts), so a TPM's
         // answer comes first and the file's path, which the operator configured, is left out.
         const what = 'TPM node key file changed, not reloaded';
+        // Holding nothing (a start after a PCR change): the refusal itself, a KeyUnusableError.
+        if (!this.current && err instanceof KmsError && isPcrPolicyFailure(err)) throw err;
         if (err instanceof KmsError && err.cause instanceof TpmResponseError) {
           throw new BackendUnavailableError(toKmsError(err.cause, what).message, { cause: err });
         }
@@ -111,6 +129,8 @@ export class TpmKeyWrapper implements KeyWrapper {
       await this.reloadOnce().catch(() => undefined);
       k = this.keys.get(keyId);
     }
+    // Refused for a PCR change: the file may well hold this key_id; say why it cannot be used.
+    if (!k && this.refused && isPcrPolicyFailure(this.refused.error)) throw this.refused.error;
     if (!k) throw new KeyVersionUnknownError(`key_id ${keyId} is not in this node's TPM key file`);
     return k;
   }
@@ -121,6 +141,22 @@ export class TpmKeyWrapper implements KeyWrapper {
       this.reloading = undefined;
     });
     return this.reloading;
+  }
+
+  /**
+   * tpm.pcrs set on a serving node but versions bound otherwise (or not at all): binding was
+   * turned on, or changed, without re-provisioning. They still serve (the objects' policy, not
+   * the setting, decides what the TPM asks for), so this is a warning, naming versions only.
+   */
+  private warnUnbound(versions: readonly NodeVersion[]): void {
+    const want = this.node.binding();
+    if (!want) return;
+    const off = versions.filter((v) => !v.pcrs || formatPcrSelection(v.pcrs) !== formatPcrSelection(want));
+    if (off.length === 0) return;
+    this.log.warn(
+      { pcrs: formatPcrSelection(want), versions: off.map((v) => v.version) },
+      'tpm.pcrs is set but these KEK versions are not bound to it: re-enroll and re-provision this node to bind them',
+    );
   }
 
   private async reload(): Promise<void> {
@@ -134,7 +170,7 @@ export class TpmKeyWrapper implements KeyWrapper {
       keks = fresh.length > 0 ? await this.node.unseal(read.keys.srkName, fresh) : [];
     } catch (err) {
       const error = toKmsError(err, `unsealing the KEKs of ${this.path}`);
-      if (isWrongAuth(err)) this.refused = { stamp: read.stamp, error };
+      if (isWrongAuth(err) || isPcrPolicyFailure(error)) this.refused = { stamp: read.stamp, error };
       throw error;
     }
     const keys = new Map(this.keys);
@@ -156,8 +192,10 @@ export class TpmKeyWrapper implements KeyWrapper {
         'TPM node key file reloaded with a new current key',
       );
     }
+    this.warnUnbound(read.keys.versions);
     this.keys = keys;
     this.current = current;
     this.stamp = read.stamp;
+    this.refused = undefined;
   }
 }

@@ -1,4 +1,9 @@
-import { BackendMisconfiguredError, BackendUnavailableError, KmsError } from '../../../domain/model/errors.js';
+import {
+  BackendMisconfiguredError,
+  BackendUnavailableError,
+  KeyUnusableError,
+  KmsError,
+} from '../../../domain/model/errors.js';
 import { TpmFormatError, TpmResponseError, TpmTransportError } from './tpm.errors.js';
 import { baseCode, RC } from './tpm.response-code.js';
 
@@ -10,6 +15,25 @@ import { baseCode, RC } from './tpm.response-code.js';
 export function isWrongAuth(err: unknown): boolean {
   const rc = err instanceof TpmResponseError ? baseCode(err.rc.code) : undefined;
   return rc === RC.AUTH_FAIL || rc === RC.BAD_AUTH;
+}
+
+/**
+ * The TPM refused a PCR-bound object's policy session (TPM_RC_POLICY_FAIL): this boot's PCR
+ * values are not those the node was provisioned with (a firmware, bootloader or Secure Boot
+ * database change). The key exists but this TPM will not release it until the node is
+ * provisioned again (docs/backends/tpm.md#pcr-change): a KeyUnusableError, which stops writes
+ * until an operator acts. Not a wrong auth value: the TPM checks the session's policy digest
+ * before the auth value and counts no dictionary-attack failure for a mismatch (the reliability
+ * campaign's "PCR change" fault reads TPM_PT_LOCKOUT_COUNTER to prove it), so trying again at
+ * each refresh is harmless.
+ */
+export class TpmPcrPolicyError extends KeyUnusableError {}
+
+/** Whether `err` is, or was caused by, a PCR policy refusal. */
+export function isPcrPolicyFailure(err: unknown): boolean {
+  if (err instanceof TpmPcrPolicyError) return true;
+  if (err instanceof KmsError) return isPcrPolicyFailure(err.cause);
+  return err instanceof TpmResponseError && baseCode(err.rc.code) === RC.POLICY_FAIL;
 }
 
 /**
@@ -37,10 +61,10 @@ export function toKmsError(err: unknown, what: string): KmsError {
     }
     if (rc === RC.POLICY_FAIL) {
       // The object's authPolicy is PolicyPCR + PolicyPassword (tpm.pcrs): the session's digest
-      // differs only when the PCR values differ from those enrolled. Not an auth failure: the TPM
-      // counts nothing toward lockout, and kleidi does not mark it as a wrong auth value.
-      return new BackendMisconfiguredError(
-        `${named}; PCR values changed since provisioning; re-enroll and re-provision this node: see docs/backends/tpm.md#pcr-change`,
+      // differs only when the PCR values differ from those enrolled. The reason comes first:
+      // Status shows the first 160 characters (key-state-tracker.ts).
+      return new TpmPcrPolicyError(
+        `PCR values changed since provisioning (${err.rc.name} ${what}); re-enroll and re-provision this node: see docs/backends/tpm.md#pcr-change`,
         { cause: err },
       );
     }

@@ -2,12 +2,16 @@ import { BackendMisconfiguredError, InvalidRequestError } from '../../../domain/
 import { parseKeyId, type KeyId } from '../../../domain/model/key-id.js';
 import { readJsonFile, writeJsonFile } from './tpm.files.js';
 import { ascending, base64, positiveInt, record } from './tpm.json-shape.js';
+import { formatPcrSelection, parsePcrSelection, type PcrSelection } from './tpm.pcr.js';
 
 /**
  * A node key file (ADR 0014): for each KEK version, the sealed object's
  * public area (TPM2B_PUBLIC) and the private area TPM2_Import returned,
  * encrypted under this node's SRK, with the key_id the unsealed KEK must
  * match; the Name of the SRK it belongs to (hex); the current version.
+ * A version bound to PCR values names the PCR selection its policy session
+ * replays (`pcrs`, e.g. "sha256:0,7"); the values themselves are in the
+ * object's authPolicy, which the TPM checks.
  */
 export interface NodeVersion {
   readonly version: number;
@@ -16,6 +20,8 @@ export interface NodeVersion {
   readonly public: Buffer;
   /** TPM2B_PRIVATE contents. */
   readonly private: Buffer;
+  /** The PCR selection of the object's policy; absent = not bound to PCRs. */
+  readonly pcrs?: PcrSelection;
 }
 
 export interface NodeKeys {
@@ -33,10 +39,12 @@ function nodeVersion(e: unknown): NodeVersion | undefined {
   const pub = base64(r?.public);
   const priv = base64(r?.private);
   if (version === undefined || !pub || !priv || typeof r?.keyId !== 'string') return undefined;
+  if (r.pcrs !== undefined && (typeof r.pcrs !== 'string' || r.pcrs === '')) return undefined;
   try {
-    return { version, keyId: parseKeyId(r.keyId), public: pub, private: priv };
+    const pcrs = parsePcrSelection(r.pcrs);
+    return { version, keyId: parseKeyId(r.keyId), public: pub, private: priv, ...(pcrs ? { pcrs } : {}) };
   } catch (e) {
-    if (e instanceof InvalidRequestError) return undefined;
+    if (e instanceof InvalidRequestError || e instanceof BackendMisconfiguredError) return undefined;
     throw e;
   }
 }
@@ -77,6 +85,7 @@ export function writeNodeKeys(path: string, keys: NodeKeys): Promise<void> {
         keyId: v.keyId,
         public: v.public.toString('base64'),
         private: v.private.toString('base64'),
+        ...(v.pcrs ? { pcrs: formatPcrSelection(v.pcrs) } : {}),
       })),
     },
     WHAT,

@@ -3,6 +3,7 @@ import { TPM_RH_OWNER } from './tpm.constants.js';
 import type { TpmCommands } from './tpm.commands.js';
 import { wrapSealedDataForImport, type ImportBlob } from './tpm.duplicate.js';
 import { TpmFormatError } from './tpm.errors.js';
+import { pcrPasswordPolicy, type PcrSelection, type PcrValues } from './tpm.pcr.js';
 import { parsePublicBlob, publicBlob, type TpmPublic } from './tpm.public.js';
 import { srkTemplate } from './tpm.templates.js';
 
@@ -11,11 +12,14 @@ import { srkTemplate } from './tpm.templates.js';
  * flushed before returning: derive the SRK, import a KEK wrapped for it, and
  * unseal stored KEK versions. The owner hierarchy's auth value is empty (the
  * TCG Provisioning Guidance default); the sealed objects' auth value is `auth`.
+ * With `pcrs` (tpm.pcrs), what this node imports itself is bound to its current
+ * values of those PCRs, and its enrollment records them.
  */
 export class TpmNode {
   constructor(
     private readonly tpm: TpmCommands,
     private readonly auth: Buffer,
+    private readonly pcrs?: PcrSelection,
   ) {}
 
   private static readonly OWNER_AUTH = Buffer.alloc(0);
@@ -26,13 +30,32 @@ export class TpmNode {
     return this.tpm.withFlushed(srk, async (o) => ({ public: o.public, name: o.name.toString('hex') }));
   }
 
+  /** The tpm.pcrs selection; undefined without one. */
+  binding(): PcrSelection | undefined {
+    return this.pcrs;
+  }
+
+  /** The current values of the tpm.pcrs selection; undefined without one (no binding). */
+  async pcrValues(): Promise<PcrValues | undefined> {
+    if (!this.pcrs) return undefined;
+    return { selection: this.pcrs, values: await this.tpm.pcrRead(this.pcrs) };
+  }
+
   /**
    * Wraps `kek` for this node's SRK (as a provisioning machine would, from
    * the SRK public) and imports it: returns what the node key file stores.
+   * With tpm.pcrs, bound to `bound` (the values read once by the caller, so
+   * every version of one call gets the same policy) or the current values.
    */
-  async importKek(srkPublic: TpmPublic, kek: Buffer): Promise<{ public: Buffer; private: Buffer }> {
-    const [out] = await this.importWrapped(undefined, [wrapSealedDataForImport(srkPublic, kek, this.auth)]);
-    return out as { public: Buffer; private: Buffer };
+  async importKek(
+    srkPublic: TpmPublic,
+    kek: Buffer,
+    bound?: PcrValues,
+  ): Promise<{ public: Buffer; private: Buffer; pcrs?: PcrSelection }> {
+    const pcr = bound ?? (await this.pcrValues());
+    const policy = pcr ? pcrPasswordPolicy(pcr.selection, pcr.values) : undefined;
+    const [out] = await this.importWrapped(undefined, [wrapSealedDataForImport(srkPublic, kek, this.auth, policy)]);
+    return { ...(out as { public: Buffer; private: Buffer }), ...(pcr ? { pcrs: pcr.selection } : {}) };
   }
 
   /**
@@ -64,9 +87,15 @@ export class TpmNode {
   /**
    * Loads and unseals stored versions under one SRK, in order. A node key
    * file made for another TPM (or for this one before a TPM clear) is
-   * refused by its SRK name before anything is loaded.
+   * refused by its SRK name before anything is loaded. A version bound to
+   * PCRs (`pcrs`) is unsealed through a policy session (PolicyPCR, then
+   * PolicyPassword with the auth value), flushed after use; the others
+   * through a password session.
    */
-  async unseal(srkName: string, stored: readonly { public: Buffer; private: Buffer }[]): Promise<Buffer[]> {
+  async unseal(
+    srkName: string,
+    stored: readonly { public: Buffer; private: Buffer; pcrs?: PcrSelection }[],
+  ): Promise<Buffer[]> {
     const srk = await this.tpm.createPrimary(TPM_RH_OWNER, TpmNode.OWNER_AUTH, srkTemplate());
     return this.tpm.withFlushed(srk, async (o) => {
       if (o.name.toString('hex') !== srkName) {
@@ -78,8 +107,16 @@ export class TpmNode {
       for (const s of stored) {
         const pub = parsePublicBlob(s.public);
         if (pub.type !== 'keyedhash') throw new TpmFormatError('a stored KEK is not a sealed data object');
+        if (pub.authPolicy.length > 0 && !s.pcrs) {
+          throw new TpmFormatError('a stored KEK has a policy but the node key file names no PCR selection for it');
+        }
+        const pcrs = s.pcrs;
         const obj = await this.tpm.load(o.handle, TpmNode.OWNER_AUTH, { public: pub, private: s.private });
-        out.push(await this.tpm.withFlushed(obj, (x) => this.tpm.unseal(x.handle, this.auth)));
+        out.push(
+          await this.tpm.withFlushed(obj, (x) =>
+            pcrs ? this.tpm.unsealWithPcrPolicy(x.handle, this.auth, pcrs) : this.tpm.unseal(x.handle, this.auth),
+          ),
+        );
       }
       return out;
     });

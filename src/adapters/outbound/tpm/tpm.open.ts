@@ -8,6 +8,7 @@ import { DeviceTransport } from './tpm.device-transport.js';
 import { TpmKeyAdmin } from './tpm.key-admin.js';
 import { TpmKeyWrapper } from './tpm.key-wrapper.js';
 import { TpmNode } from './tpm.node.js';
+import { parsePcrSelection } from './tpm.pcr.js';
 import { SocketTransport } from './tpm.socket-transport.js';
 import type { TpmTransport } from './tpm.transport.js';
 
@@ -20,6 +21,11 @@ export interface TpmSettings {
   readonly ringFile: string;
   /** A file holding the sealed objects' auth value; none = an empty auth value. */
   readonly authFile?: string;
+  /**
+   * tpm.pcrs: the PCR selection ("sha256:0,7") this node's enrollment records and its own
+   * imports (init, rotate) bind to; empty or absent = no PCR binding.
+   */
+  readonly pcrs?: string;
 }
 
 /** The digest size of SHA-256, the sealed objects' nameAlg. */
@@ -57,8 +63,9 @@ export async function readAuthValue(s: Pick<TpmSettings, 'authFile'>): Promise<B
 /** This node's TPM with the auth value, and how to close its transport. */
 export async function nodeFor(s: TpmSettings): Promise<{ node: TpmNode; release: () => Promise<void> }> {
   const auth = await readAuthValue(s);
+  const pcrs = parsePcrSelection(s.pcrs);
   const transport = transportFor(s.tpm);
-  return { node: new TpmNode(new TpmCommands(transport), auth), release: () => transport.close() };
+  return { node: new TpmNode(new TpmCommands(transport), auth, pcrs), release: () => transport.close() };
 }
 
 export async function openTpmWrapper(s: TpmSettings, log: Logger): Promise<KeyWrapper> {

@@ -3,7 +3,7 @@ import { BackendMisconfiguredError, BackendUnavailableError } from '../../../dom
 import { readTrustedFile } from '../shared/secret-file.js';
 import { stampOfFile, writeJsonFile } from './tpm.files.js';
 import { tpmKeyId } from './tpm.key-id.js';
-import { readNodeKeys } from './tpm.node-file.js';
+import { readNodeKeys, type NodeVersion } from './tpm.node-file.js';
 import { nodeFor, readAuthValue, type TpmSettings } from './tpm.open.js';
 import { bundleJson, enrollment, importBundle, parseBundle, provisioningBundle } from './tpm.provisioning.js';
 import { readRing, writeRing, type RingVersion } from './tpm.ring-file.js';
@@ -78,7 +78,8 @@ export class TpmOperator {
     bundleFile: string,
   ): Promise<{ srkName: string; current: number; versions: readonly (TpmVersionFact & { imported: boolean })[] }> {
     const bundle = parseBundle(await readJson(bundleFile, 'TPM provisioning bundle'));
-    const before = new Set((await readNodeKeys(this.s.nodeKeyFile))?.keys.versions.map((v) => v.keyId));
+    // A version counts as imported when its object is new: a new key_id, or one the bundle re-bound.
+    const before = new Set((await readNodeKeys(this.s.nodeKeyFile))?.keys.versions.map(objectOf));
     const { node, release } = await nodeFor(this.s);
     try {
       await importBundle(node, bundle, this.s.nodeKeyFile);
@@ -90,9 +91,13 @@ export class TpmOperator {
     return {
       srkName: after.keys.srkName,
       current: after.keys.current,
-      versions: after.keys.versions.map((v) => ({ ...fact(v), imported: !before.has(v.keyId) })),
+      versions: after.keys.versions.map((v) => ({ ...fact(v), imported: !before.has(objectOf(v)) })),
     };
   }
+}
+
+function objectOf(v: NodeVersion): string {
+  return `${v.keyId}/${v.private.toString('base64')}`;
 }
 
 function fact(v: TpmVersionFact): TpmVersionFact {

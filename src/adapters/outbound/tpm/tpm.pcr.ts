@@ -33,7 +33,7 @@ export function parsePcrSelection(text: string | undefined): PcrSelection | unde
   return { bank: 'sha256', pcrs: [...pcrs].sort((a, b) => a - b) };
 }
 
-function formatPcrSelection(s: PcrSelection): string {
+export function formatPcrSelection(s: PcrSelection): string {
   return `${s.bank}:${s.pcrs.join(',')}`;
 }
 
@@ -75,4 +75,10 @@ export function policyPcr(old: Buffer, s: PcrSelection, values: readonly Buffer[
 
 function policyPassword(old: Buffer): Buffer {
   return sha256(old, cc(TPM_CC.PolicyAuthValue));
+}
+
+/** The SHA-256 PCR values of a selection, in selection order: what an enrollment records. */
+export interface PcrValues {
+  readonly selection: PcrSelection;
+  readonly values: readonly Buffer[];
 }

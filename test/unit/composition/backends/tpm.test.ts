@@ -6,7 +6,7 @@ import { envToRaw } from '#src/composition/config/load.js';
 describe('tpm backend config', () => {
   it('defaults: the kernel resource manager, files in the state directory, an empty auth value', () => {
     const c = TpmConfigSchema.parse({});
-    expect(c).toEqual({ device: '/dev/tpmrm0' });
+    expect(c).toEqual({ device: '/dev/tpmrm0', pcrs: '' });
     expect(tpmSettings(c, { stateDir: '/var/lib/kleidi' })).toEqual({
       tpm: '/dev/tpmrm0',
       nodeKeyFile: '/var/lib/kleidi/tpm-node-keys.json',
@@ -22,6 +22,7 @@ describe('tpm backend config', () => {
       KLEIDI_TPM_NODE_KEY_FILE: '/etc/kleidi/node-keys.json',
       KLEIDI_TPM_RING_FILE: '/root/ring.json',
       KLEIDI_TPM_AUTH_FILE: '/etc/kleidi/tpm-auth',
+      KLEIDI_TPM_PCRS: 'sha256:0,7',
     });
     const c = TpmConfigSchema.parse(raw.tpm);
     expect(tpmSettings(c, { stateDir: '/var/lib/kleidi' })).toEqual({
@@ -29,7 +30,15 @@ describe('tpm backend config', () => {
       nodeKeyFile: '/etc/kleidi/node-keys.json',
       ringFile: '/root/ring.json',
       authFile: '/etc/kleidi/tpm-auth',
+      pcrs: 'sha256:0,7',
     });
+  });
+
+  it('pcrs: a SHA-256 selection as tpm2-tools writes it, or empty (no binding)', () => {
+    for (const pcrs of ['sha1:0', 'sha256:', 'sha256:0,', '0,7', 'sha256:0;7', 'sha256:123'])
+      expect(TpmConfigSchema.safeParse({ pcrs }).success, pcrs).toBe(false);
+    for (const pcrs of ['', 'sha256:7', 'sha256:0,2,4,7'])
+      expect(TpmConfigSchema.safeParse({ pcrs }).success, pcrs).toBe(true);
   });
 
   it('rejects a TPM address that is neither a device path nor swtpm:<host>:<port>', () => {
@@ -39,7 +48,13 @@ describe('tpm backend config', () => {
   });
 
   it('has no secret values as settings: the auth value and the ring are file paths only', () => {
-    expect(Object.keys(TpmConfigSchema.shape).sort()).toEqual(['authFile', 'device', 'nodeKeyFile', 'ringFile']);
+    expect(Object.keys(TpmConfigSchema.shape).sort()).toEqual([
+      'authFile',
+      'device',
+      'nodeKeyFile',
+      'pcrs',
+      'ringFile',
+    ]);
     expect(TpmConfigSchema.safeParse({ auth: 'x' }).success).toBe(false);
     expect(tpmBackend.secretEnv).toBeUndefined();
   });
