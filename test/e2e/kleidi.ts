@@ -9,6 +9,20 @@ const PINNED_NODE = join(REPO, 'node_modules/.bin/node');
 const NODE = existsSync(PINNED_NODE) ? realpathSync(PINNED_NODE) : process.execPath;
 const MAIN = join(REPO, 'dist/main.js');
 
+/** The fields of `kleidi usage --output json` the scenarios read (docs/operations.md). */
+export interface UsageJson {
+  readonly revision: number;
+  readonly scanned: number;
+  readonly keyIds: readonly {
+    readonly provider: string;
+    readonly keyId: string;
+    readonly count: number;
+    readonly version?: number;
+    readonly current?: boolean;
+  }[];
+  readonly unusedVersions: readonly { readonly version: number; readonly keyId: string; readonly current: boolean }[];
+}
+
 /**
  * One kleidi node: `kleidi serve` from dist/ as a real process on its own socket and state
  * directory, pointed at the backend's test server through `env` (KLEIDI_* settings).
@@ -89,6 +103,25 @@ export class KleidiNode {
   /** `kleidi rotate` as an operator runs it on this node. */
   async rotate(): Promise<void> {
     await this.cli('rotate');
+  }
+
+  /**
+   * `kleidi usage` on this node's configuration against `etcdUrl`, as an operator runs it after a
+   * rotation: the report (JSON) and the seconds the scan took.
+   */
+  async usage(etcdUrl: string, resources: readonly string[]): Promise<{ report: UsageJson; seconds: number }> {
+    const t0 = performance.now();
+    const out = await run(
+      NODE,
+      [
+        MAIN,
+        'usage',
+        ...['--backend', this.backend, '--state-dir', this.stateDir],
+        ...['--etcd-servers', etcdUrl, '--resources', resources.join(','), '--output', 'json'],
+      ],
+      childEnv(this.env),
+    );
+    return { report: JSON.parse(out) as UsageJson, seconds: Math.round((performance.now() - t0) / 100) / 10 };
   }
 
   private async cli(command: 'init' | 'rotate'): Promise<void> {

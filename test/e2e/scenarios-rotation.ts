@@ -1,6 +1,6 @@
 import type { ApiServer } from './apiserver.js';
 import { type Cluster, check, since, stored, storedAll } from './context.js';
-import type { KleidiNode } from './kleidi.js';
+import type { KleidiNode, UsageJson } from './kleidi.js';
 import { listAll } from './kube.js';
 import { checkStored, KINDS, readBack, tryWrite, writeBatch } from './ops.js';
 import { replace } from './kube.js';
@@ -57,6 +57,31 @@ export async function rotation(c: Cluster, f: Figures): Promise<void> {
   check(stillOld > 0, 'no object left under the old key_id before the rewrite');
   f.oldKeyId = oldKey;
   f.newKeyId = newKey;
+  await usageMatchesEtcd(c, f, 'afterRotation');
+}
+
+/**
+ * `kleidi usage` against what this apiserver stored: its count per key_id equals the count
+ * read straight from etcd and decoded here (test/e2e/envelope.ts), kind by kind.
+ */
+async function usageMatchesEtcd(c: Cluster, f: Figures, label: string): Promise<UsageJson> {
+  const expected = new Map<string, number>();
+  let objects = 0;
+  for (const kind of KINDS)
+    for (const o of (await storedAll(c.etcd, kind)).values()) {
+      expected.set(o.keyId, (expected.get(o.keyId) ?? 0) + 1);
+      objects++;
+    }
+  const { report, seconds } = await c.kleidi.usage(c.etcd.url, KINDS);
+  const seen = new Map(report.keyIds.filter((k) => k.provider === c.provider).map((k) => [k.keyId, k.count]));
+  check(report.scanned === objects, `kleidi usage scanned ${report.scanned} objects, etcd holds ${objects}`);
+  check(
+    JSON.stringify([...seen].sort()) === JSON.stringify([...expected].sort()),
+    `kleidi usage counts ${JSON.stringify([...seen])}, etcd holds ${JSON.stringify([...expected])}`,
+  );
+  f[`${label}UsageObjects`] = report.scanned;
+  f[`${label}UsageSeconds`] = seconds;
+  return report;
 }
 
 /** The storage rewrite after a rotation: every object read and written back; none left under an old key_id. */
@@ -75,6 +100,17 @@ export async function rewrite(c: Cluster, f: Figures): Promise<void> {
     for (const [key, obj] of await storedAll(c.etcd, kind))
       check(obj.keyId === keyId, `${key} still under key_id ${obj.keyId} after the rewrite (current ${keyId})`);
   f.objectsReadBack = await readBack(c, c.api);
+  // The runbook's check (docs/operations.md): kleidi usage shows the old key_id at zero.
+  const report = await usageMatchesEtcd(c, f, 'afterRewrite');
+  if (typeof f.oldKeyId === 'string') {
+    const old = f.oldKeyId;
+    check(!report.keyIds.some((k) => k.keyId === old), `kleidi usage still shows objects under ${old}`);
+    if (c.backend === 'local')
+      check(
+        report.unusedVersions.some((v) => v.keyId === old),
+        `kleidi usage does not list ${old} as holding nothing`,
+      );
+  }
 }
 
 /** Two apiservers with two kleidis on one etcd: each reads the other's writes, before and after a rotation. */

@@ -19,3 +19,10 @@ export function resourceOfKey(prefix: string, key: string): string | undefined {
   if (first.includes('.') && second !== undefined && second !== '') return `${second}.${first}`;
   return first;
 }
+
+/** The key prefix below which kube-apiserver stores `resource` (as resourceOfKey names it). */
+export function resourceKeyPrefix(prefix: string, resource: string): string {
+  const root = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const dot = resource.indexOf('.');
+  return dot < 0 ? `${root}${resource}/` : `${root}${resource.slice(dot + 1)}/${resource.slice(0, dot)}/`;
+}

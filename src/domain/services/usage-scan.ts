@@ -1,4 +1,4 @@
-import { resourceOfKey } from '../model/etcd-key.js';
+import { resourceKeyPrefix, resourceOfKey } from '../model/etcd-key.js';
 import type { KeyVersionInfo } from '../model/key-version.js';
 import { classifyStoredValue, type StoredEncoding } from '../model/stored-value.js';
 import type { KeyIdUsage, ResourceUsage, UsageCell, UsageReport } from '../model/usage.js';
@@ -32,22 +32,26 @@ export async function scanUsage(
   const byResource = new Map<string, Map<string, { encoding: StoredEncoding; count: number }>>();
   let scanned = 0;
   let revision = 0;
-  for await (const page of source.pages(opts.prefix, opts, signal)) {
-    revision = page.revision;
-    for (const obj of page.objects) {
-      const resource = resourceOfKey(opts.prefix, obj.key) ?? '(outside any resource)';
-      if (wanted.size > 0 && !wanted.has(resource)) continue;
-      scanned++;
-      const encoding = classifyStoredValue(obj.value);
-      const cells = byResource.get(resource) ?? new Map<string, { encoding: StoredEncoding; count: number }>();
-      byResource.set(resource, cells);
-      const id = cellId(encoding);
-      const cell = cells.get(id);
-      if (cell) cell.count++;
-      else cells.set(id, { encoding, count: 1 });
+  // Only the asked-for resources' key ranges are read, all at the revision of the first page.
+  const ranges =
+    opts.resources.length === 0 ? [opts.prefix] : opts.resources.map((r) => resourceKeyPrefix(opts.prefix, r));
+  for (const range of ranges)
+    for await (const page of source.pages(range, { ...opts, revision }, signal)) {
+      revision = page.revision;
+      for (const obj of page.objects) {
+        const resource = resourceOfKey(opts.prefix, obj.key) ?? '(outside any resource)';
+        if (wanted.size > 0 && !wanted.has(resource)) continue;
+        scanned++;
+        const encoding = classifyStoredValue(obj.value);
+        const cells = byResource.get(resource) ?? new Map<string, { encoding: StoredEncoding; count: number }>();
+        byResource.set(resource, cells);
+        const id = cellId(encoding);
+        const cell = cells.get(id);
+        if (cell) cell.count++;
+        else cells.set(id, { encoding, count: 1 });
+      }
+      opts.onProgress?.(scanned, revision);
     }
-    opts.onProgress?.(scanned, revision);
-  }
   const versionOf = new Map((opts.versions ?? []).map((v) => [v.keyId as string, v]));
   const resources: ResourceUsage[] = [...byResource.entries()]
     .sort(([a], [b]) => a.localeCompare(b))

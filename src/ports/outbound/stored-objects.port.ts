@@ -30,7 +30,12 @@ export interface StoredObjectPage {
 export interface StoredObjectSource {
   pages(
     prefix: string,
-    opts: { readonly pageSize: number; readonly maxKeysPerSecond: number },
+    opts: {
+      readonly pageSize: number;
+      readonly maxKeysPerSecond: number;
+      /** Read at this revision (several prefixes of one snapshot); 0 or absent: the newest. */
+      readonly revision?: number;
+    },
     signal: AbortSignal,
   ): AsyncIterable<StoredObjectPage>;
   close(): Promise<void>;

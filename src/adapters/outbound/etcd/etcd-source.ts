@@ -51,13 +51,13 @@ export class EtcdStoredObjects implements StoredObjectSource {
 
   async *pages(
     prefix: string,
-    opts: { readonly pageSize: number; readonly maxKeysPerSecond: number },
+    opts: { readonly pageSize: number; readonly maxKeysPerSecond: number; readonly revision?: number },
     signal: AbortSignal,
   ): AsyncIterable<StoredObjectPage> {
     const start = utf8.encode(prefix.endsWith('/') ? prefix : `${prefix}/`);
     const rangeEnd = prefixRangeEnd(start);
     let key = start;
-    let revision = 0;
+    let revision = opts.revision ?? 0;
     let pageSize = Math.max(1, opts.pageSize);
     for (;;) {
       const began = performance.now();

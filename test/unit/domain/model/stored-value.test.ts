@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resourceOfKey } from '#src/domain/model/etcd-key.js';
+import { resourceKeyPrefix, resourceOfKey } from '#src/domain/model/etcd-key.js';
 import { classifyStoredValue } from '#src/domain/model/stored-value.js';
 import { identityProtobuf, kmsV2Value, prefixedValue } from '../../../support/stored-values.js';
 
@@ -64,6 +64,7 @@ describe('resourceOfKey: the resource an etcd key belongs to', () => {
   ])('%s → %s', (key, resource) => {
     expect(resourceOfKey('/registry', key)).toBe(resource);
     expect(resourceOfKey('/registry/', key)).toBe(resource);
+    expect(key.startsWith(resourceKeyPrefix('/registry', resource))).toBe(true); // and back
   });
 
   it('is undefined outside the prefix', () => {

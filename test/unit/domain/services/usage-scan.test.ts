@@ -8,13 +8,14 @@ import { identityProtobuf, kmsV2Value, prefixedValue } from '../../../support/st
 function source(
   objects: { key: string; value: Uint8Array }[],
   pageSize = 2,
-): StoredObjectSource & { pagesRead: number } {
+): StoredObjectSource & { asked: [string, number | undefined][] } {
   const s = {
-    pagesRead: 0,
-    async *pages(): AsyncIterable<StoredObjectPage> {
-      for (let i = 0; i < objects.length; i += pageSize) {
-        s.pagesRead++;
-        yield { objects: objects.slice(i, i + pageSize), revision: 42 };
+    asked: [] as [string, number | undefined][],
+    async *pages(prefix: string, o: { revision?: number }): AsyncIterable<StoredObjectPage> {
+      s.asked.push([prefix, o.revision]);
+      const below = objects.filter((x) => x.key.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
+      for (let i = 0; i < below.length; i += pageSize) {
+        yield { objects: below.slice(i, i + pageSize), revision: o.revision || 42 };
       }
     },
     close: async () => undefined,
@@ -74,8 +75,17 @@ describe('scanUsage: which providers and key_ids the stored objects depend on', 
     expect(r.unusedVersions).toEqual([{ version: 3, keyId: 'local:v3:c', current: false }]);
   });
 
-  it('counts only the resources asked for, and leaves versions out when none were given', async () => {
-    const r = await scanUsage(source(objects), { ...opts, resources: ['configmaps'] }, new AbortController().signal);
+  it('reads only the ranges of the resources asked for, at one revision; no versions when none were given', async () => {
+    const src = source(objects);
+    const r = await scanUsage(
+      src,
+      { ...opts, resources: ['configmaps', 'widgets.example.com'] },
+      new AbortController().signal,
+    );
+    expect(src.asked).toEqual([
+      ['/registry/configmaps/', 0],
+      ['/registry/example.com/widgets/', 42],
+    ]);
     expect(r.scanned).toBe(2);
     expect(r.resources.map((x) => x.resource)).toEqual(['configmaps']);
     expect(r.keyIds).toEqual([{ provider: 'kleidi', keyId: 'local:v2:b', count: 1 }]);
