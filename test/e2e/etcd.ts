@@ -1,23 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../support/free-port.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Child } from './process.js';
 
 const execFileAsync = promisify(execFile);
 
-/** A free TCP port on 127.0.0.1 (bound and released; the tests run alone on loopback). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../support/free-port.js';
 
 export interface RawValue {
   readonly key: string;

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { Client, type ChannelCredentials, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { freePort } from './free-port.js';
 
 /**
  * The etcd program of the end-to-end tests (test/e2e/control-plane/etcd, a
@@ -23,17 +23,6 @@ function etcdBinary(): string {
     );
   }
   return realpathSync(bin);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface EtcdTls {

@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSyn
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -52,14 +52,7 @@ process.once('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes is accepted). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((ok) => srv.close(ok));
-  return port;
-}
+export { freePort } from './free-port.js';
 
 /**
  * Starts `vault server -dev` (in-memory, unsealed, root token "root") on a free

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
 import type { CliApp, TpmProvisioning } from '#src/adapters/inbound/cli/cli-app.js';
+import { capturedOutput } from '../../../../support/captured-output.js';
 
 type Config = { flags: Record<string, unknown> };
 const argv = (...args: string[]) => ['node', 'kleidi', ...args];
@@ -41,27 +42,13 @@ function fakeApp(ops: Partial<TpmProvisioning>) {
 }
 
 describe('kleidi tpm', () => {
-  let out: string;
-  let err: string;
-  beforeEach(() => {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-      out += String(s);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-      err += String(s);
-      return true;
-    });
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const output = capturedOutput();
 
   it('enroll prints the enrollment document as JSON and loads the configuration with backend tpm', async () => {
     const doc = { format: 'kleidi-tpm-enrollment/1', srkPublic: 'AAEC', srkName: '000b00' };
     const { app, configs } = fakeApp({ enroll: async () => ({ document: doc, srkName: '000b00' }) });
     expect(await runCli(argv('tpm', 'enroll', '--state-dir', '/s'), app)).toBe(0);
-    expect(JSON.parse(out)).toEqual(doc);
+    expect(JSON.parse(output.out())).toEqual(doc);
     expect(configs).toEqual([{ stateDir: '/s', backend: 'tpm' }]);
   });
 
@@ -82,10 +69,10 @@ describe('kleidi tpm', () => {
     );
     expect(code).toBe(0);
     expect(calls).toEqual([['provision', 'cp2.json', 'cp2.bundle', 1]]);
-    expect(out).toContain('wrote cp2.bundle');
-    expect(out).toContain('000bff');
-    expect(out).toMatch(/\*\s+1\s+tpm:v1:aa/);
-    expect(out).toMatch(/\n\s+2\s+tpm:v2:bb/);
+    expect(output.out()).toContain('wrote cp2.bundle');
+    expect(output.out()).toContain('000bff');
+    expect(output.out()).toMatch(/\*\s+1\s+tpm:v1:aa/);
+    expect(output.out()).toMatch(/\n\s+2\s+tpm:v2:bb/);
   });
 
   it('provision without --current lets the ring choose; JSON names the bundle', async () => {
@@ -94,7 +81,7 @@ describe('kleidi tpm', () => {
     });
     expect(await runCli(argv('tpm', 'provision', '--node-pub', 'a', '--out', 'b', '--output', 'json'), app)).toBe(0);
     expect(calls).toEqual([['provision', 'a', 'b', undefined]]);
-    expect(JSON.parse(out)).toEqual({
+    expect(JSON.parse(output.out())).toEqual({
       bundle: 'b',
       srkName: '000b',
       current: 3,
@@ -105,9 +92,9 @@ describe('kleidi tpm', () => {
   it('refuses a --current that is not a version number, and a provision without --node-pub', async () => {
     const { app, calls } = fakeApp({});
     expect(await runCli(argv('tpm', 'provision', '--node-pub', 'a', '--out', 'b', '--current', '0'), app)).toBe(1);
-    expect(err).toContain('a version number');
+    expect(output.err()).toContain('a version number');
     expect(await runCli(argv('tpm', 'provision', '--out', 'b'), app)).toBe(1);
-    expect(err).toContain("required option '--node-pub <file>' not specified");
+    expect(output.err()).toContain("required option '--node-pub <file>' not specified");
     expect(calls).toEqual([]);
   });
 
@@ -124,21 +111,21 @@ describe('kleidi tpm', () => {
     });
     expect(await runCli(argv('tpm', 'import', '--bundle', 'cp2.bundle', '--output', 'text'), app)).toBe(0);
     expect(calls).toEqual([['import', 'cp2.bundle']]);
-    expect(out).toContain('imported 1 version\n');
-    expect(out).toMatch(/\s+1\s+tpm:v1:aa\s+held/);
-    expect(out).toMatch(/\*\s+2\s+tpm:v2:bb\s+imported/);
+    expect(output.out()).toContain('imported 1 version\n');
+    expect(output.out()).toMatch(/\s+1\s+tpm:v1:aa\s+held/);
+    expect(output.out()).toMatch(/\*\s+2\s+tpm:v2:bb\s+imported/);
   });
 
   it('add-version says whether it created the ring', async () => {
     const { app } = fakeApp({ addVersion: async () => ({ version: 1, keyId: 'tpm:v1:aa', created: true }) });
     expect(await runCli(argv('tpm', 'add-version', '--output', 'text'), app)).toBe(0);
-    expect(out).toContain('created the KEK ring with its first version');
-    expect(out).toContain('tpm:v1:aa');
+    expect(output.out()).toContain('created the KEK ring with its first version');
+    expect(output.out()).toContain('tpm:v1:aa');
   });
 
   it('prints a failed step on stderr and exits 1', async () => {
     const { app } = fakeApp({ importBundle: () => Promise.reject(new Error('the bundle was made for another TPM')) });
     expect(await runCli(argv('tpm', 'import', '--bundle', 'x'), app)).toBe(1);
-    expect(err).toBe('kleidi: the bundle was made for another TPM\n');
+    expect(output.err()).toBe('kleidi: the bundle was made for another TPM\n');
   });
 });

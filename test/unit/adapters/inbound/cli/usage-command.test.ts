@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
 import type { CliApp, UsageOutcome, UsageRequest } from '#src/adapters/inbound/cli/cli-app.js';
 import type { UsageReport } from '#src/domain/model/usage.js';
+import { capturedOutput } from '../../../../support/captured-output.js';
 
 type Config = { flags: Record<string, unknown> };
 const argv = (...args: string[]) => ['node', 'kleidi', ...args];
@@ -54,21 +55,7 @@ function fakeApp(outcome: UsageOutcome) {
 }
 
 describe('kleidi usage', () => {
-  let out: string;
-  let err: string;
-  beforeEach(() => {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-      out += String(s);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-      err += String(s);
-      return true;
-    });
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const output = capturedOutput();
 
   it("passes kube-apiserver's etcd flags and the scan's limits; the backend flags configure the key list", async () => {
     const { app, seen } = fakeApp({ report: REPORT });
@@ -112,7 +99,7 @@ describe('kleidi usage', () => {
       withKeys: true,
       onProgress: expect.any(Function),
     });
-    expect(JSON.parse(out)).toEqual(REPORT);
+    expect(JSON.parse(output.out())).toEqual(REPORT);
   });
 
   it('prints per-resource and per-key-id tables, and says which versions hold nothing', async () => {
@@ -121,7 +108,7 @@ describe('kleidi usage', () => {
       await runCli(argv('usage', '--etcd-servers', 'http://127.0.0.1:2379', '--no-keys', '--output', 'text'), app),
     ).toBe(0);
     expect(seen[0]?.req.withKeys).toBe(false);
-    expect(out).toBe(
+    expect(output.out()).toBe(
       [
         'etcd /registry at revision 812: 6 objects in 1.2 s',
         '',
@@ -139,7 +126,7 @@ describe('kleidi usage', () => {
         '',
       ].join('\n'),
     );
-    expect(err).toContain('key versions not shown: keyring not found');
+    expect(output.err()).toContain('key versions not shown: keyring not found');
   });
 
   it('refuses a missing --etcd-servers and a rate that is not a positive integer', async () => {
@@ -147,6 +134,6 @@ describe('kleidi usage', () => {
     expect(await runCli(argv('usage'), app)).not.toBe(0);
     expect(await runCli(argv('usage', '--etcd-servers', 'http://h:1', '--rate', '0'), app)).not.toBe(0);
     expect(seen).toEqual([]);
-    expect(err).toContain('--etcd-servers');
+    expect(output.err()).toContain('--etcd-servers');
   });
 });
