@@ -59,7 +59,7 @@ export async function diagnose(
   checks.push(
     skip(
       'etcd.provider-name',
-      "provider name in etcd's value prefixes (k8s:enc:kms:v2:<name>:) not checked: `kleidi usage` is not available in this version",
+      "provider name in etcd's value prefixes (k8s:enc:kms:v2:<name>:) not checked here: doctor holds no etcd credentials; run `kleidi usage` with the apiserver's --etcd-* flags",
     ),
   );
   checks.push(await checkTimeSync(run));

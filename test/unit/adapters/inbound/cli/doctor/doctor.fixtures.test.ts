@@ -116,10 +116,13 @@ describe('kleidi doctor on real-shaped control-plane layouts (test/fixtures/doct
     }
   });
 
-  it('says the etcd provider-name check is not available instead of passing it', async () => {
+  it('leaves the etcd provider-name check to kleidi usage instead of passing it', async () => {
     const checks = await run(KUBEADM_SOCKET, 'kubeadm/kube-apiserver.yaml', 'encryption/good.yaml');
     expect(byId(checks, 'etcd.provider-name')).toEqual([
-      expect.objectContaining({ status: 'skip', detail: expect.stringContaining('`kleidi usage` is not available') }),
+      expect.objectContaining({
+        status: 'skip',
+        detail: expect.stringContaining("run `kleidi usage` with the apiserver's --etcd-* flags"),
+      }),
     ]);
   });
 
