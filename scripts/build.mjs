@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// Builds what kleidi ships (docs/adr/0015-single-file-bundle.md):
+//
+//   1. tsc compiles src/ into <out>/ (one .js per module: what scripts and benchmarks import,
+//      e.g. scripts/check-deploy-config.mjs and bench/node-floor);
+//   2. esbuild bundles <out>/main.js and every library it loads into one file, <out>/main.js,
+//      plus <out>/chunks/ for what is imported lazily (each backend's adapter, the CLI's client
+//      stack). `node <out>/main.js` (the image, the static pod, the systemd unit, every test
+//      that starts kleidi) runs the bundle.
+//
+// Left outside the bundle, loaded from node_modules when their backend is opened: the libraries
+// the backend registry declares (cloud SDKs, node-vault, graphene-pk11 and its native addon
+// pkcs11js): some read files next to their own code at run time, and none is on the path of the
+// backends that do not use them.
+//
+//   node scripts/build.mjs [--out-dir <dir>]      (npm run build: dist/)
+import { spawnSync } from 'node:child_process';
+import { readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const REPO = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const outIdx = args.indexOf('--out-dir');
+const out = resolve(REPO, outIdx >= 0 ? args[outIdx + 1] : 'dist');
+const log = (msg) => process.stderr.write(`build: ${msg}\n`);
+
+const started = performance.now();
+const tsc = spawnSync(
+  process.execPath,
+  [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', out],
+  { cwd: REPO, stdio: 'inherit' },
+);
+if (tsc.status !== 0) {
+  log(`tsc failed (${tsc.status ?? tsc.signal})`);
+  process.exit(tsc.status ?? 1);
+}
+
+// The registry just compiled names each backend's libraries (docs/adr/0006-backend-registry.md).
+const { backends } = await import(pathToFileURL(join(out, 'composition/backends/index.js')).href);
+const external = [
+  ...new Set(backends.flatMap((b) => b.libraries)),
+  // grpc-js requires it only to serve channelz, which kleidi never enables; it reads .proto files
+  // from its own directory.
+  '@grpc/proto-loader',
+];
+
+const chunks = join(out, 'chunks');
+await rm(chunks, { recursive: true, force: true });
+const result = await build({
+  entryPoints: { main: join(out, 'main.js') },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  outdir: out,
+  chunkNames: 'chunks/[name]-[hash]',
+  // Written below: the entry point is also esbuild's input, which it will not overwrite.
+  write: false,
+  external,
+  // tsc's source maps are read as input, so the bundle's map points at src/*.ts.
+  sourcemap: 'linked',
+  sourcesContent: false,
+  legalComments: 'linked',
+  // CommonJS libraries in an ES module bundle: their require() of Node's own modules needs a real
+  // require (esbuild's shim throws), and each output file is a module of its own.
+  banner: {
+    js: "import { createRequire as __kleidiCreateRequire } from 'node:module';\nconst require = __kleidiCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+  metafile: true,
+});
+for (const file of result.outputFiles) {
+  await mkdir(dirname(file.path), { recursive: true });
+  await writeFile(file.path, file.contents);
+}
+const size = (f) => result.metafile.outputs[relative(REPO, f)]?.bytes ?? 0;
+const mainFile = join(out, 'main.js');
+const chunkFiles = (await readdir(chunks)).filter((f) => f.endsWith('.js'));
+log(
+  `${relative(REPO, out)}/: tsc and bundle in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
+    `main.js ${(size(mainFile) / 1024).toFixed(0)} KiB, ${chunkFiles.length} chunks`,
+);
