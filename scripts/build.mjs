@@ -13,9 +13,9 @@
 // pkcs11js): some read files next to their own code at run time, and none is on the path of the
 // backends that do not use them.
 //
-//   node scripts/build.mjs [--out-dir <dir>]      (npm run build: dist/)
+//   node scripts/build.mjs [--out-dir <dir in the repository>]      (npm run build: dist/)
 import { spawnSync } from 'node:child_process';
-import { readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -25,6 +25,12 @@ const args = process.argv.slice(2);
 const outIdx = args.indexOf('--out-dir');
 const out = resolve(REPO, outIdx >= 0 ? args[outIdx + 1] : 'dist');
 const log = (msg) => process.stderr.write(`build: ${msg}\n`);
+// The bundle loads the libraries it leaves outside from node_modules, as does this script the
+// registry tsc compiles: both resolve them upwards from <out>.
+if (relative(REPO, out).startsWith('..')) {
+  log(`--out-dir must be inside ${REPO}, where node_modules is`);
+  process.exit(2);
+}
 
 const started = performance.now();
 const tsc = spawnSync(
@@ -47,7 +53,6 @@ const external = [
 ];
 
 const chunks = join(out, 'chunks');
-await rm(chunks, { recursive: true, force: true });
 const result = await build({
   entryPoints: { main: join(out, 'main.js') },
   bundle: true,
@@ -72,9 +77,19 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
 });
+// Each file is written whole and renamed into place, and chunks (named by their content's hash)
+// are removed only once nothing written refers to them, so a kleidi started from <out>/ while
+// another build runs (a test run beside a benchmark) never loads half a file or misses a chunk.
+const written = new Set();
 for (const file of result.outputFiles) {
   await mkdir(dirname(file.path), { recursive: true });
-  await writeFile(file.path, file.contents);
+  const tmp = `${file.path}.${process.pid}.tmp`;
+  await writeFile(tmp, file.contents);
+  await rename(tmp, file.path);
+  written.add(file.path);
+}
+for (const name of await readdir(chunks)) {
+  if (!written.has(join(chunks, name))) await rm(join(chunks, name), { force: true });
 }
 const size = (f) => result.metafile.outputs[relative(REPO, f)]?.bytes ?? 0;
 const mainFile = join(out, 'main.js');
