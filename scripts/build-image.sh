@@ -141,7 +141,7 @@ build_image="$(ensure_base build "${build_pkgs[@]}")"
 # already built: reuse it without asking podman (whose layer cache still takes a minute to say so).
 context_key="$(cd "$repo" && {
   printf '%s\n' "$build_image" "$runtime_image" "$variant" "$tag"
-  find package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json proto src \
+  find package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json proto src scripts/build.mjs \
     tools/node-toolchain/package.json deploy/image/prepare-host-dirs.mjs deploy/Dockerfile \
     deploy/Dockerfile.dockerignore -type f -print0 | sort -z | xargs -0 sha256sum
 } | sha256sum | cut -c1-16)"

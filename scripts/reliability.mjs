@@ -15,7 +15,7 @@
 //
 // A backend's campaign is the file its registration names (testing.campaign in
 // src/composition/backends); the other campaigns are the remaining
-// test/reliability/NN-<name>.campaign.ts files. Builds kleidi (tsc) and the load client (Go,
+// test/reliability/NN-<name>.campaign.ts files. Builds kleidi (npm run build's scripts/build.mjs) and the load client (Go,
 // kube-apiserver's own KMSv2 client), prepares the backends' test servers (their harnesses'
 // prepare(): SoftHSM2, the Vault test server), runs the campaign files with vitest, and writes
 // the report: docs/reliability.md once every campaign has run into the run directory,
@@ -116,8 +116,8 @@ if (!dist) {
   step('build kleidi (into the run directory, so a concurrent build of dist/ cannot change it mid-run)');
   dist = join(repo, '.cache/reliability/dist');
   rmSync(dist, { recursive: true, force: true });
-  sh(node, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', dist]);
-  // dist/composition/version.js reads ../../package.json (kleidi's version).
+  sh(node, ['scripts/build.mjs', '--out-dir', dist]);
+  // kleidi reads its version from the package.json above dist/ (src/composition/version.ts).
   copyFileSync(join(repo, 'package.json'), join(dist, '../package.json'));
 }
 const loadgen = join(out, 'loadgen');

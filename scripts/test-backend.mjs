@@ -103,7 +103,7 @@ const harness = await loadHarness(def);
 await harness.prepare();
 if (build && steps.some((s) => s !== 'contract')) {
   log('build kleidi (dist/)');
-  const rc = await sh(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']);
+  const rc = await sh(process.execPath, ['scripts/build.mjs']);
   if (rc !== 0) process.exit(rc);
 }
 

@@ -80,7 +80,7 @@ export async function startGoReference({ name, bin, args = [], dir, socket }) {
 /**
  * An earlier build to compare against (`--ab NAME`): bench/.ab/NAME/dist,
  * made with `npm run bench -- --snapshot NAME` before changing src.
- * dist/composition/version.js reads ../../package.json, so a copy sits next to dist.
+ * kleidi reads its version from the package.json above dist/, so a copy sits next to dist.
  */
 export function abMain(name) {
   const main = join(REPO, 'bench', '.ab', name, 'dist', 'main.js');
