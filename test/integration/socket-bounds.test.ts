@@ -167,6 +167,12 @@ describe('the KMS socket is bounded (real process, Unix socket)', () => {
 
   it('refuses connections beyond the cap, and serves again once one closes', async () => {
     const k = await start({ KLEIDI_SOCKET_MAX_CONNECTIONS: '10' });
+    // startKleidi's readiness client is closed, but grpc-js may keep its connection in the global
+    // subchannel pool until the pool's next sweep, up to 10 s later (REF_CHECK_INTERVAL,
+    // @grpc/grpc-js src/subchannel-pool.ts); meanwhile it holds one of the ten places. Clean CI
+    // checkouts saw 9 of the 40 accepted, steadily, until the handshake timeout closed them (this
+    // machine never did). Wait the sweep out, and allow that one connection below.
+    await sleep(10_500);
     const attempts = Array.from({ length: 40 }, () => {
       const c = connect(k.socket);
       c.on('error', () => undefined);
@@ -174,16 +180,24 @@ describe('the KMS socket is bounded (real process, Unix socket)', () => {
       return c;
     });
     // The server accepts up to the cap and closes the rest; on a loaded machine the clients see
-    // those closes later than a fixed pause allowed (CI saw 9 after 1 s once), so wait until the
-    // count of open connections has settled at the cap.
-    const open10 = () => attempts.filter((c) => !c.destroyed && !c.readableEnded);
+    // those closes late, so wait until the count of open connections has settled at the cap.
+    const accepted = () => attempts.filter((c) => !c.destroyed && !c.readableEnded);
     const counts: number[] = [];
-    for (const end = Date.now() + 15_000; Date.now() < end; await sleep(250)) {
-      counts.push(open10().length);
-      if (counts.length >= 4 && counts.slice(-4).every((n) => n === 10)) break;
+    for (const end = Date.now() + 8_000; Date.now() < end; await sleep(250)) {
+      counts.push(accepted().length);
+      const last = counts.slice(-4);
+      if (last.length === 4 && last.every((n) => n === last[0] && n <= 10)) break;
     }
-    expect(counts.slice(-4), `open connections seen: ${counts.join(' ')}`).toEqual([10, 10, 10, 10]);
-    const stillOpen = open10();
+    const settled = counts.at(-1) ?? 0;
+    // Never above the cap; the cap itself, or one less while the readiness connection lingers.
+    expect([9, 10], `open connections seen: ${counts.join(' ')}`).toContain(settled);
+    expect(counts.slice(-4), `open connections seen: ${counts.join(' ')}`).toEqual([
+      settled,
+      settled,
+      settled,
+      settled,
+    ]);
+    const stillOpen = accepted();
     for (const c of stillOpen) c.destroy();
     await sleep(200);
     const s = await h2(k.socket);
