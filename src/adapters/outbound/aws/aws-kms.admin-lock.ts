@@ -5,6 +5,7 @@ import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { backoffDelay } from '../shared/backoff.js';
 import type { KmsApi } from './aws-kms.client.js';
 import { AwsCallFailure, classifyFailure, toKmsError } from './aws-kms.errors.js';
+import { sleep } from '../shared/sleep.js';
 
 /** How long a rotate waits for another one to finish before it gives up and says why. */
 export const LOCK_WAIT_MS = 20_000;
@@ -83,6 +84,3 @@ async function heldTooLong(api: KmsApi, lock: string, signal: AbortSignal): Prom
 }
 
 /** A timer that keeps the process alive: an admin command has nothing else pending while it waits. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -19,6 +19,7 @@ import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import type { RefreshingCredentials } from './aws-kms.credentials.js';
 import { AwsCallFailure, classifyFailure } from './aws-kms.errors.js';
+import { sleep } from '../shared/sleep.js';
 
 /** Budget and retries of one KMS call; the defaults fit kube-apiserver's 3 s KMS call deadline. */
 export interface AwsCallSettings {
@@ -266,8 +267,4 @@ export class KmsApi {
       throw err;
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

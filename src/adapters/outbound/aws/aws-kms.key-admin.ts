@@ -9,6 +9,7 @@ import { withRotationLock } from './aws-kms.admin-lock.js';
 import type { KmsApi } from './aws-kms.client.js';
 import { AwsCallFailure, classifyFailure, toKmsError } from './aws-kms.errors.js';
 import { assertUsable, historyAlias, historyPrefix, type KeyReference, versionOf } from './aws-kms.keys.js';
+import { sleep } from '../shared/sleep.js';
 
 /** Tag on every key kleidi creates, naming the alias it was made for (visible in the console and to IAM). */
 export const CREATED_FOR_TAG = 'kleidi.io/alias';
@@ -252,9 +253,6 @@ export class AwsKmsKeyAdmin implements KeyAdmin {
 }
 
 /** A timer that keeps the process alive: an admin command has nothing else pending while it waits. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function keyIdOf(meta: KeyMetadata): string {
   if (!meta.KeyId) throw new BackendMisconfiguredError('KMS returned a key without a key ID');

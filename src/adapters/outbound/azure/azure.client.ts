@@ -12,6 +12,7 @@ import { abortable, abortReason, throwIfAborted } from '../../../domain/services
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { AzureCallFailure, classifyFailure } from './azure.errors.js';
+import { sleep } from '../shared/sleep.js';
 
 /** Budget and retries of one Key Vault call; the defaults fit kube-apiserver's 3 s KMS call deadline. */
 export interface AzureCallSettings {
@@ -180,8 +181,4 @@ export class VaultApi {
       throw err;
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -9,6 +9,7 @@ import type { VaultApi } from './azure.client.js';
 import { AzureCallFailure, classifyFailure, toKmsError } from './azure.errors.js';
 import { assertWrapCapable, stateProblem, versionOfProperties } from './azure.keys.js';
 import type { VaultRef } from './azure.key-wrapper.js';
+import { sleep } from '../shared/sleep.js';
 
 /** What `kleidi init` creates: the key type and size (RSA 2048/3072/4096, or oct-HSM 256). */
 export interface NewKeySpec {
@@ -166,8 +167,4 @@ export class AzureKeyAdmin implements KeyAdmin {
   private adminError(err: unknown, what: string): KmsError {
     return toKmsError(classifyFailure(err), what);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

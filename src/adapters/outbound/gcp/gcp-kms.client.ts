@@ -5,6 +5,7 @@ import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { crc32c } from './gcp-kms.crc32c.js';
 import { classifyFailure, GcpCallFailure, integrityFailure } from './gcp-kms.errors.js';
+import { sleep } from '../shared/sleep.js';
 
 type ICryptoKey = protos.google.cloud.kms.v1.ICryptoKey;
 type ICryptoKeyVersion = protos.google.cloud.kms.v1.ICryptoKeyVersion;
@@ -221,10 +222,6 @@ export class KmsApi {
       if (pause > 0) await abortable(sleep(pause), signal);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** An Int64Value's value as the client decodes it (number, string or Long); NaN when absent. */

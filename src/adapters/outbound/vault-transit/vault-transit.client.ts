@@ -8,6 +8,7 @@ import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { buildAgent, type VaultTlsSettings } from './vault-transit.agent.js';
 import { classifyFailure, isRetryable, VaultCallFailure } from './vault-transit.errors.js';
 import { vaultTransport } from './vault-transit.transport.js';
+import { sleep } from '../shared/sleep.js';
 
 /** Connection and retry settings; the defaults fit kube-apiserver's 3 s KMS call deadline. */
 export interface VaultClientSettings {
@@ -124,8 +125,4 @@ export class VaultTransitClient {
         : await this.vault.write(req.path, req.body ?? {}, options);
     return body === '' ? undefined : body;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
