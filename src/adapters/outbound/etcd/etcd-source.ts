@@ -1,9 +1,17 @@
-import { readFile } from 'node:fs/promises';
-import { Client, type ClientOptions, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { abortReason } from '../../../domain/services/abortable.js';
+import {
+  type ChannelCredentials,
+  Client,
+  type ClientOptions,
+  credentials,
+  Metadata,
+  type ServiceError,
+  status,
+} from '@grpc/grpc-js';
+import { abortable, abortReason } from '../../../domain/services/abortable.js';
 import { BackendMisconfiguredError, BackendUnavailableError, type KmsError } from '../../../domain/model/errors.js';
 import type { StoredObjectPage, StoredObjectSource } from '../../../ports/outbound/stored-objects.port.js';
 import { readSecretFile, readTrustedFile } from '../shared/secret-file.js';
+import { sleep } from '../shared/sleep.js';
 import {
   decodeRangeResponse,
   encodeRangeRequest,
@@ -43,6 +51,7 @@ const text = new TextDecoder();
  */
 export class EtcdStoredObjects implements StoredObjectSource {
   private client: { readonly c: Client; readonly server: string } | undefined;
+  private tls: Promise<ChannelCredentials> | undefined;
 
   constructor(private readonly settings: EtcdSettings) {
     if (settings.servers.length === 0) throw new BackendMisconfiguredError('no etcd server given (--etcd-servers)');
@@ -79,7 +88,7 @@ export class EtcdStoredObjects implements StoredObjectSource {
       key = new Uint8Array([...last.key, 0]); // the next key after `last` (etcd compares keys as bytes)
       // Pacing: a page of n keys takes at least n / maxKeysPerSecond seconds.
       const wait = (objects.length / Math.max(1, opts.maxKeysPerSecond)) * 1000 - (performance.now() - began);
-      if (wait > 0) await sleep(wait, signal);
+      if (wait > 0) await abortable(sleep(wait), signal);
     }
   }
 
@@ -114,15 +123,24 @@ export class EtcdStoredObjects implements StoredObjectSource {
       // One attempt a page: a scan that finds etcd gone stops and says so, rather than hammering it.
       'grpc.enable_retries': 0,
     };
-    if (!tls) return new Client(target, credentials.createInsecure(), opts);
-    const s = this.settings;
-    if ((s.certFile === undefined) !== (s.keyFile === undefined)) {
-      throw new BackendMisconfiguredError('--etcd-certfile and --etcd-keyfile go together');
-    }
-    const ca = s.caFile ? Buffer.from(await readTrustedFile(s.caFile, 'etcd CA file')) : null;
-    const cert = s.certFile ? await readFile(s.certFile).catch(fileError('etcd client certificate', s.certFile)) : null;
-    const key = s.keyFile ? Buffer.from((await readSecretFile(s.keyFile, { what: 'etcd client key' })).text) : null;
-    return new Client(target, credentials.createSsl(ca, key, cert), opts);
+    return new Client(target, tls ? await this.tlsCredentials() : credentials.createInsecure(), opts);
+  }
+
+  /** The TLS credentials, read once however many servers are tried. */
+  private tlsCredentials(): Promise<ChannelCredentials> {
+    this.tls ??= (async () => {
+      const s = this.settings;
+      if ((s.certFile === undefined) !== (s.keyFile === undefined)) {
+        throw new BackendMisconfiguredError('--etcd-certfile and --etcd-keyfile go together');
+      }
+      // The CA and the certificate decide whom kleidi trusts and who it is: trusted files
+      // (not writable by group or others); the key is a secret file.
+      const ca = s.caFile ? Buffer.from(await readTrustedFile(s.caFile, 'etcd CA file')) : null;
+      const cert = s.certFile ? Buffer.from(await readTrustedFile(s.certFile, 'etcd client certificate')) : null;
+      const key = s.keyFile ? Buffer.from((await readSecretFile(s.keyFile, { what: 'etcd client key' })).text) : null;
+      return credentials.createSsl(ca, key, cert);
+    })();
+    return this.tls;
   }
 
   private call(
@@ -192,24 +210,4 @@ function endpointOf(server: string): { target: string; tls: boolean } {
   }
   if (url.port === '') throw new BackendMisconfiguredError(`etcd server ${server} names no port`);
   return { target: `${url.hostname}:${url.port}`, tls: url.protocol === 'https:' };
-}
-
-function fileError(what: string, path: string): (err: unknown) => never {
-  return (err) => {
-    throw new BackendMisconfiguredError(`cannot read ${what} ${path}: ${(err as Error).message}`, { cause: err });
-  };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
