@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { OUTPUT_CHOICES } from './output.js';
 
 /**
@@ -20,3 +20,11 @@ export const outputOpt = (): Option =>
   new Option('--output <format>', 'json, or text tables; default: text on a terminal, else json')
     .choices(OUTPUT_CHOICES)
     .default('auto');
+
+/** A commander argument parser for a positive integer (at most nine digits); `what` is the error's wording. */
+export function positiveIntArg(what: string): (value: string) => number {
+  return (value) => {
+    if (!/^[1-9]\d{0,8}$/.test(value)) throw new InvalidArgumentError(what);
+    return Number(value);
+  };
+}

@@ -1,7 +1,9 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliApp, CliFlags, TpmProvisioning, TpmVersionFact } from './cli-app.js';
-import { outputOpt, withConfigFlags } from './options.js';
+import { outputOpt, positiveIntArg, withConfigFlags } from './options.js';
 import { chooseFace, type Face, keyValues, paint, table } from './output.js';
+
+const positiveInt = positiveIntArg('a version number (1, 2, …)');
 
 /** The configuration flags of `kleidi tpm …`: the backend is always tpm, so there is no --backend. */
 const configFlags = (cmd: Command): Command =>
@@ -77,11 +79,6 @@ export function registerTpm<C>(
       process.stdout.write(formatImported(face, await o.importBundle(String(bundle))));
       exit(0);
     });
-}
-
-function positiveInt(v: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(v)) throw new InvalidArgumentError('a version number (1, 2, …)');
-  return Number(v);
 }
 
 function formatAdded(face: Face, v: TpmVersionFact & { readonly created: boolean }): string {

@@ -1,7 +1,7 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { UsageReport } from '../../../domain/model/usage.js';
 import type { CliApp, CliFlags, UsageOutcome, UsageRequest } from './cli-app.js';
-import { outputOpt, withConfigFlags } from './options.js';
+import { outputOpt, positiveIntArg, withConfigFlags } from './options.js';
 import { chooseFace, type Cell, type Face, paint, table } from './output.js';
 
 /** How long a scan may take before it gives up: a store of millions of keys at the default rate fits. */
@@ -13,6 +13,7 @@ const SCAN_TIMEOUT_MS = 6 * 60 * 60_000;
  */
 const DEFAULT_RATE = 5_000;
 const DEFAULT_PAGE = 500;
+const positiveInt = positiveIntArg('a positive integer');
 
 /**
  * `kleidi usage`: which providers and key_ids the objects in etcd depend on,
@@ -194,9 +195,4 @@ function progressLines(): Progress {
     },
     done: () => undefined,
   };
-}
-
-function positiveInt(v: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(v)) throw new InvalidArgumentError('a positive integer');
-  return Number(v);
 }
