@@ -50,7 +50,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `node dist/main.js args…` on a pseudo-terminal, as an operator runs it. */
 function onTerminal(args: string[], env: Record<string, string> = {}) {
-  const cmd = [process.execPath, KLEIDI_MAIN, ...args].map(sh).join(' ');
+  // `exec`: script(1) runs the command with $SHELL -c, or /bin/sh when SHELL is unset (as on the CI
+  // runner). Debian's dash then stays as kleidi's parent in the terminal's foreground process group,
+  // dies of the Ctrl-C meant for kleidi, and script reports its 130 (128 + SIGINT) instead of
+  // kleidi's exit code. exec makes kleidi the shell's own process, whichever shell runs it.
+  const cmd = `exec ${[process.execPath, KLEIDI_MAIN, ...args].map(sh).join(' ')}`;
   const proc = spawn('script', ['-qec', cmd, '/dev/null'], {
     env: { ...BASE_ENV, ...env },
     stdio: 'pipe',
@@ -65,11 +69,10 @@ function onTerminal(args: string[], env: Record<string, string> = {}) {
     output: () => out.replaceAll('\r\n', '\n'),
     /**
      * Ctrl-C as an operator types it: the pty's line discipline turns it into SIGINT for the
-     * foreground process group (termios(3), ISIG). A sandbox that gives the pty's session no
-     * controlling terminal delivers no signal (the CI runner failed both Ctrl-C tests so while
-     * every other terminal test passed), so if kleidi has not logged the signal after a while,
-     * the test sends SIGINT itself, as the terminal would have: what is under test is kleidi's
-     * answer to SIGINT, not the kernel's tty layer.
+     * foreground process group (termios(3), ISIG). Should the line discipline deliver nothing (a
+     * sandbox whose pty session has no controlling terminal), the test sends SIGINT itself after a
+     * while, as the terminal would have, and says so: what is under test is kleidi's answer to
+     * SIGINT, not the kernel's tty layer.
      */
     interrupt: async (): Promise<void> => {
       proc.stdin.write('\x03');
