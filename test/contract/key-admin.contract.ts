@@ -4,6 +4,7 @@ import type { KeyVersion, KeyVersionInfo } from '#src/domain/model/key-version.j
 import type { KeyAdmin } from '#src/ports/outbound/key-admin.port.js';
 import type { KeyWrapper } from '#src/ports/outbound/key-wrapper.port.js';
 import { aDataKey, aSignal } from '../support/builders.js';
+import { keyLifecycleContract } from './key-lifecycle.contract.js';
 
 /**
  * The one KeyAdmin contract (src/ports/outbound/key-admin.port.ts) every
@@ -200,6 +201,8 @@ export function keyAdminContract(h: KeyAdminHarness): void {
       const w = await s.openWrapper();
       expect((await w.currentVersion(aSignal())).keyId).toBe(newest.keyId);
     });
+
+    keyLifecycleContract(empty);
 
     it('an aborted signal rejects init and rotate with its reason, and changes nothing', async () => {
       const s = await empty();

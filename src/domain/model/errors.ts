@@ -14,7 +14,8 @@ export type KmsErrorKind =
   | 'backend-unavailable'
   | 'backend-throttled'
   | 'deadline-exceeded'
-  | 'cancelled';
+  | 'cancelled'
+  | 'unsupported';
 
 export abstract class KmsError extends Error {
   abstract readonly kind: KmsErrorKind;
@@ -73,6 +74,11 @@ export class DeadlineExceededError extends KmsError {
 /** The caller went away. */
 export class CancelledError extends KmsError {
   readonly kind = 'cancelled';
+}
+
+/** The backend cannot do what an admin command asked (staging on a server-held key, for one). */
+export class OperationUnsupportedError extends KmsError {
+  readonly kind = 'unsupported';
 }
 
 /** Errors after which writes must stop until an operator acts (kubernetes#138950). */

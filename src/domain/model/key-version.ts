@@ -18,6 +18,17 @@ export interface KeyVersionInfo extends KeyVersion {
   readonly note?: string;
 }
 
+/** What `retire` did to a version, in an operator's words. */
+export interface RetiredVersion extends KeyVersion {
+  /**
+   * How the version was retired, e.g. "removed from the keyring", "destroyed on the token",
+   * "min_decryption_version raised to 3", "disabled". Never key material.
+   */
+  readonly action: string;
+  /** Where a copy was kept before removing it (the local keyring's backup file), when one was. */
+  readonly backup?: string;
+}
+
 /** What a backend produced when it wrapped a data key. */
 export type WrappedPayload =
   /** AES-256-GCM done by kleidi's keyring or inside a PKCS#11 token. */

@@ -1,4 +1,4 @@
-import type { KeyVersion, KeyVersionInfo } from '../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../domain/model/key-version.js';
 
 /**
  * Key administration for one backend, behind `kleidi init | rotate | keys`.
@@ -26,6 +26,30 @@ import type { KeyVersion, KeyVersionInfo } from '../../domain/model/key-version.
  *   BackendMisconfiguredError naming `kleidi init`, and create nothing.
  * - Failures reject with a KmsError subclass; an aborted signal rejects with
  *   its reason and changes nothing.
+ * - Two-phase rotation (only where `staging` is true: backends whose key
+ *   material is copied from node to node — keyring files, token copies, TPM
+ *   blobs): `stage` adds exactly one version above every other, listed with
+ *   `current: false` and note `staged`; `currentVersion` of a KeyWrapper does
+ *   not change, yet a KeyWrapper unwraps data wrapped under the staged
+ *   version (a node that promoted earlier may already write under it).
+ *   `promote(v)` makes the staged version v current. While a version is
+ *   staged, `stage` and `rotate` reject with InvalidRequestError (promote it
+ *   first). `promote` of a version that is not staged rejects with
+ *   InvalidRequestError, of one that does not exist with
+ *   KeyVersionUnknownError. Backends without staging reject `stage` and
+ *   `promote` with OperationUnsupportedError and change nothing.
+ * - `retire(v)` applies only to a version older than the current one; it
+ *   rejects the current version or a staged one with InvalidRequestError and
+ *   an unknown one with KeyVersionUnknownError. Afterwards a KeyWrapper's
+ *   unwrap of data wrapped under v rejects with KeyVersionUnknownError or
+ *   KeyUnusableError, data under every other live version still unwraps, the
+ *   current version is unchanged, and `list` either omits v or shows it with
+ *   note `retired`. Retiring a retired version rejects with
+ *   InvalidRequestError. Where `retireInOrder` is true (Vault's
+ *   min_decryption_version retires every version below it) retiring v while
+ *   an older version is live rejects with InvalidRequestError naming it.
+ *   Whether data still depends on v is the caller's question (`kleidi retire`
+ *   asks etcd); the backend only guards its own invariants.
  * A backend that cannot be administered outside the serving process
  * (in-memory) refuses to open a KeyAdmin with BackendMisconfiguredError.
  */
@@ -37,5 +61,15 @@ export interface KeyAdmin {
   rotate(signal: AbortSignal): Promise<KeyVersion>;
   /** Lists every version, oldest first. */
   list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]>;
+  /** Whether `stage` and `promote` are supported (two-phase rotation). */
+  readonly staging: boolean;
+  /** Whether versions can only be retired oldest first. */
+  readonly retireInOrder: boolean;
+  /** Two-phase rotation, phase 1: adds a version every node can unwrap with, not yet current. */
+  stage(signal: AbortSignal): Promise<KeyVersion>;
+  /** Two-phase rotation, phase 2: makes the staged `version` current. */
+  promote(version: number, signal: AbortSignal): Promise<KeyVersion>;
+  /** Makes an old version unable to unwrap (removes, destroys or disables it) and says how. */
+  retire(version: number, signal: AbortSignal): Promise<RetiredVersion>;
   close(): Promise<void>;
 }

@@ -20,6 +20,8 @@ export const CODE_BY_KIND = {
   'backend-throttled': Code.ResourceExhausted,
   'deadline-exceeded': Code.DeadlineExceeded,
   cancelled: Code.Canceled,
+  // Admin commands only: a KMSv2 call never asks for an unsupported operation.
+  unsupported: Code.Unimplemented,
 } as const satisfies Record<KmsErrorKind, Code>;
 
 /**

@@ -1,6 +1,7 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { BackendMisconfiguredError, type KmsError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { abortable, throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
@@ -30,6 +31,8 @@ const DISCARD_AFTER_DAYS = 7;
  */
 export class AwsKmsKeyAdmin implements KeyAdmin {
   readonly backend = 'aws';
+  readonly staging = false;
+  readonly retireInOrder = false;
 
   constructor(
     private readonly api: KmsApi,
@@ -131,6 +134,18 @@ export class AwsKmsKeyAdmin implements KeyAdmin {
     const out: KeyVersionInfo[] = [];
     for (const meta of keys) out.push(...(await this.entries(meta, meta.Arn === current?.Arn, signal)));
     return out;
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import type { KeyProperties, KeyVaultKey } from '@azure/keyvault-keys';
 import { BackendMisconfiguredError, type KmsError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { abortable, throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
@@ -43,6 +44,8 @@ async function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
  */
 export class AzureKeyAdmin implements KeyAdmin {
   readonly backend = 'azure';
+  readonly staging = false;
+  readonly retireInOrder = false;
 
   constructor(
     private readonly api: VaultApi,
@@ -132,6 +135,18 @@ export class AzureKeyAdmin implements KeyAdmin {
       ].filter((n): n is string => n !== undefined);
       return { ...v, current, ...(notes.length ? { note: notes.join(', ') } : {}) };
     });
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

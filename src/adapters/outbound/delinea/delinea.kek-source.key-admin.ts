@@ -1,5 +1,6 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
@@ -23,6 +24,8 @@ const WRITE_ATTEMPTS = 4;
  */
 export class KekSourceKeyAdmin implements KeyAdmin {
   readonly backend = 'delinea';
+  readonly staging = false;
+  readonly retireInOrder = false;
 
   constructor(
     private readonly api: DelineaApi,
@@ -91,6 +94,18 @@ export class KekSourceKeyAdmin implements KeyAdmin {
     rows.sort((a, b) => a.version - b.version);
     const last = rows.at(-1);
     return rows.map((r) => (r === last ? { ...r, current: true } : r));
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

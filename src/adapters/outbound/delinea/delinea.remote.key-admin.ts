@@ -1,5 +1,6 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
@@ -17,6 +18,8 @@ import { serialised } from './delinea.lock.js';
  */
 export class RemoteKeyAdmin implements KeyAdmin {
   readonly backend = 'delinea';
+  readonly staging = false;
+  readonly retireInOrder = false;
 
   constructor(
     private readonly api: DelineaApi,
@@ -69,6 +72,18 @@ export class RemoteKeyAdmin implements KeyAdmin {
       ...scopedKeyVersion(this.scope, i + 1, undefined),
       current: i + 1 === current.version,
     }));
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

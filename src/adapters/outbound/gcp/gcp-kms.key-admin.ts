@@ -1,5 +1,6 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { BackendMisconfiguredError, type KmsError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
@@ -22,6 +23,8 @@ const rotations = new Map<string, Promise<unknown>>();
  */
 export class GcpKmsKeyAdmin implements KeyAdmin {
   readonly backend = 'gcp';
+  readonly staging = false;
+  readonly retireInOrder = false;
   private readonly name: string;
 
   constructor(
@@ -93,6 +96,18 @@ export class GcpKmsKeyAdmin implements KeyAdmin {
         return { ...versionOf(v), current, ...(note ? { note } : {}) };
       })
       .sort((a, b) => a.version - b.version);
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

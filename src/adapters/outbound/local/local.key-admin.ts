@@ -1,4 +1,5 @@
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
@@ -18,6 +19,8 @@ import { localKeyVersion } from './local.key-id.js';
  */
 export class LocalKeyAdmin implements KeyAdmin {
   readonly backend = 'local';
+  readonly staging = false;
+  readonly retireInOrder = false;
   private readonly actor: KeyringActor;
   private readonly now: () => Date;
 
@@ -74,6 +77,18 @@ export class LocalKeyAdmin implements KeyAdmin {
       current: i === entries.length - 1,
       ...(i === entries.length - 1 ? {} : { note: 'decrypt-only' }),
     }));
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

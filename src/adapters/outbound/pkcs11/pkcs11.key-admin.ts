@@ -1,5 +1,6 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
@@ -30,6 +31,8 @@ const changing = new WeakMap<Pkcs11Connection, Promise<unknown>>();
  */
 export class Pkcs11KeyAdmin implements KeyAdmin {
   readonly backend = 'pkcs11';
+  readonly staging = false;
+  readonly retireInOrder = false;
 
   private constructor(
     private readonly conn: Pkcs11Connection,
@@ -83,6 +86,18 @@ export class Pkcs11KeyAdmin implements KeyAdmin {
       }
       return describeVersions(entries, current);
     });
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { randomBytes } from 'node:crypto';
 import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import { stampOfFile } from './tpm.files.js';
@@ -35,6 +36,8 @@ function serialised<T>(key: string, job: () => Promise<T>): Promise<T> {
  */
 export class TpmKeyAdmin implements KeyAdmin {
   readonly backend = 'tpm';
+  readonly staging = false;
+  readonly retireInOrder = false;
 
   constructor(
     private readonly nodeFile: string,
@@ -95,6 +98,18 @@ export class TpmKeyAdmin implements KeyAdmin {
       version: v.version,
       current: v.version === read.keys.current,
     }));
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

@@ -1,5 +1,6 @@
+import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
-import type { KeyVersion, KeyVersionInfo } from '../../../domain/model/key-version.js';
+import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
@@ -17,6 +18,8 @@ const NEW_KEY_TYPE = 'aes256-gcm96';
  */
 export class VaultTransitKeyAdmin implements KeyAdmin {
   readonly backend = 'vault';
+  readonly staging = false;
+  readonly retireInOrder = true;
 
   constructor(
     private readonly api: TransitApi,
@@ -79,6 +82,18 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
         const current = n === info.latestVersion;
         return { ...v, current, ...(current ? {} : { note: 'decrypt-only' }) };
       });
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  retire(): Promise<RetiredVersion> {
+    return Promise.reject(noRetire(this.backend));
   }
 
   close(): Promise<void> {

@@ -6,6 +6,7 @@ import {
   BackendThrottledError,
   BackendUnavailableError,
   CancelledError,
+  OperationUnsupportedError,
   DeadlineExceededError,
   InvalidRequestError,
   KeyUnusableError,
@@ -28,6 +29,7 @@ const TABLE = [
   [new BackendThrottledError('429'), 8],
   [new DeadlineExceededError('deadline passed'), 4],
   [new CancelledError('caller left'), 1],
+  [new OperationUnsupportedError('no staging on vault'), 12],
 ] as const;
 
 describe('toRpcError', () => {

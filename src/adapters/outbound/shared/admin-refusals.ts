@@ -1,0 +1,18 @@
+import { OperationUnsupportedError } from '../../../domain/model/errors.js';
+
+/**
+ * Why a backend whose key versions live on one server (Vault, the clouds, Delinea) has no
+ * two-phase rotation: every node asks that server, so a rotation reaches every node at once and
+ * there is no copy that could arrive late (docs/operations.md, two-phase rotation).
+ */
+export function noStaging(backend: string): OperationUnsupportedError {
+  return new OperationUnsupportedError(
+    `the ${backend} backend keeps its key versions on its server, where every node sees a rotation at once; ` +
+      'two-phase rotation (--stage/--promote) is for backends whose keys are copied between nodes: use `kleidi rotate`',
+  );
+}
+
+/** A backend that cannot retire versions (yet) says so instead of pretending. */
+export function noRetire(backend: string): OperationUnsupportedError {
+  return new OperationUnsupportedError(`the ${backend} backend cannot retire key versions`);
+}
