@@ -18,6 +18,9 @@ export interface LifecycleStore {
 
 const brief = (v: KeyVersion) => ({ keyId: v.keyId, version: v.version });
 
+/** Whether the backend can retire a version at all (KeyAdmin.retiring: absent means it can). */
+const retires = (a: KeyAdmin) => a.retiring !== false;
+
 /** Either typed refusal a backend may give for a version that no longer unwraps. */
 function isGone(e: unknown): boolean {
   return e instanceof KeyVersionUnknownError || e instanceof KeyUnusableError;
@@ -33,8 +36,11 @@ export function keyLifecycleContract(empty: () => Promise<LifecycleStore>): void
   it('retire refuses the current version and an unknown one, and changes nothing', async () => {
     const s = await empty();
     const { current } = await s.admin.init(aSignal());
-    await expect(s.admin.retire(current.version, aSignal())).rejects.toBeInstanceOf(InvalidRequestError);
-    await expect(s.admin.retire(current.version + 1000, aSignal())).rejects.toBeInstanceOf(KeyVersionUnknownError);
+    const refusal = retires(s.admin) ? InvalidRequestError : OperationUnsupportedError;
+    await expect(s.admin.retire(current.version, aSignal())).rejects.toBeInstanceOf(refusal);
+    await expect(s.admin.retire(current.version + 1000, aSignal())).rejects.toBeInstanceOf(
+      retires(s.admin) ? KeyVersionUnknownError : OperationUnsupportedError,
+    );
     const listed = await s.admin.list(aSignal());
     expect(listed.map(brief)).toEqual([brief(current)]);
     expect(listed[0]?.current).toBe(true);
@@ -51,6 +57,14 @@ export function keyLifecycleContract(empty: () => Promise<LifecycleStore>): void
     const v3 = await s.admin.rotate(aSignal());
     const under3 = await w.wrap(seeds[2]!, await w.currentVersion(aSignal()), aSignal());
     expect([under1.keyId, under2.keyId, under3.keyId]).toEqual([v1.keyId, v2.keyId, v3.keyId]);
+    if (!retires(s.admin)) {
+      // A store that cannot retire one version says so and changes nothing.
+      await expect(s.admin.retire(v1.version, aSignal())).rejects.toBeInstanceOf(OperationUnsupportedError);
+      const unchanged = await s.openWrapper();
+      expect(await unchanged.unwrap(under1, aSignal())).toEqual(seeds[0]);
+      expect((await s.admin.list(aSignal())).map(brief)).toEqual([v1, v2, v3].map(brief));
+      return;
+    }
 
     const retired = await s.admin.retire(v1.version, aSignal());
     expect(brief(retired)).toEqual(brief(v1));
@@ -82,7 +96,9 @@ export function keyLifecycleContract(empty: () => Promise<LifecycleStore>): void
     const { current: v1 } = await s.admin.init(aSignal());
     const v2 = await s.admin.rotate(aSignal());
     await s.admin.rotate(aSignal());
-    if (s.admin.retireInOrder) {
+    if (!retires(s.admin)) {
+      await expect(s.admin.retire(v2.version, aSignal())).rejects.toBeInstanceOf(OperationUnsupportedError);
+    } else if (s.admin.retireInOrder) {
       await expect(s.admin.retire(v2.version, aSignal())).rejects.toThrow(new RegExp(`\\b${v1.version}\\b`));
       await expect(s.admin.retire(v2.version, aSignal())).rejects.toBeInstanceOf(InvalidRequestError);
       expect((await s.admin.list(aSignal())).find((k) => k.keyId === v2.keyId)?.note).not.toBe('retired');

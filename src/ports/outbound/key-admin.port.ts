@@ -49,7 +49,10 @@ import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../domain/mo
  *   min_decryption_version retires every version below it) retiring v while
  *   an older version is live rejects with InvalidRequestError naming it.
  *   Whether data still depends on v is the caller's question (`kleidi retire`
- *   asks etcd); the backend only guards its own invariants.
+ *   asks etcd); the backend only guards its own invariants. A backend whose
+ *   store cannot disable or remove one version while the others keep working
+ *   (`retiring` false: DSV can delete only a whole key) rejects every `retire`
+ *   with OperationUnsupportedError and changes nothing.
  * A backend that cannot be administered outside the serving process
  * (in-memory) refuses to open a KeyAdmin with BackendMisconfiguredError.
  */
@@ -63,6 +66,11 @@ export interface KeyAdmin {
   list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]>;
   /** Whether `stage` and `promote` are supported (two-phase rotation). */
   readonly staging: boolean;
+  /**
+   * Whether `retire` is supported; absent means it is. False only where the store itself has no
+   * way to retire one version (docs/backends/delinea.md, remote mode).
+   */
+  readonly retiring?: boolean;
   /** Whether versions can only be retired oldest first. */
   readonly retireInOrder: boolean;
   /** Two-phase rotation, phase 1: adds a version every node can unwrap with, not yet current. */
