@@ -1,5 +1,10 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
-import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
+import { noStaging } from '../shared/admin-refusals.js';
+import {
+  BackendMisconfiguredError,
+  BackendUnavailableError,
+  InvalidRequestError,
+  KeyVersionUnknownError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
@@ -92,8 +97,57 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
     return Promise.reject(noStaging(this.backend));
   }
 
-  retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
+  /**
+   * Raises min_decryption_version to `version + 1`, which retires `version` and everything
+   * below it at once; hence only the oldest live version (min_decryption_version itself) may be
+   * retired. Vault keeps the archived versions: lowering min_decryption_version again
+   * (`vault write <mount>/keys/<key>/config min_decryption_version=N`) brings them back, and
+   * only `.../trim` would delete them, which kleidi never does. A min_encryption_version set
+   * below the new minimum is raised with it, as Vault refuses one below min_decryption_version.
+   */
+  async retire(version: number, signal: AbortSignal): Promise<RetiredVersion> {
+    throwIfAborted(signal);
+    const info = await this.mustRead(signal);
+    const { key } = this.api.ref;
+    const created = info.versions.get(version);
+    if (!Number.isSafeInteger(version) || version < 1 || version > info.latestVersion) {
+      throw new KeyVersionUnknownError(`transit key ${key} has no version ${version}`);
+    }
+    if (version === info.latestVersion) {
+      throw new InvalidRequestError(`version ${version} is the current version of transit key ${key}`);
+    }
+    if (version < info.minDecryptionVersion || created === undefined) {
+      throw new InvalidRequestError(
+        `version ${version} of transit key ${key} is already retired (min_decryption_version is ${info.minDecryptionVersion})`,
+      );
+    }
+    if (version > info.minDecryptionVersion) {
+      const older = info.minDecryptionVersion;
+      throw new InvalidRequestError(
+        `version ${older} of transit key ${key} is older and still decrypts: transit retires every version below ` +
+          `min_decryption_version, so retire version ${older} first`,
+      );
+    }
+    const min = version + 1;
+    const raiseEncryption = info.minEncryptionVersion > 0 && info.minEncryptionVersion < min;
+    await this.api
+      .setMinimumVersions({ decryption: min, ...(raiseEncryption ? { encryption: min } : {}) }, signal)
+      .catch((err: unknown) => {
+        if (!(err instanceof BackendMisconfiguredError)) throw err;
+        const { mount } = this.api.ref;
+        throw new BackendMisconfiguredError(
+          `${err.message}. Retiring needs the \`update\` capability on ${mount}/keys/${key}/config`,
+          { cause: err },
+        );
+      });
+    const retired = transitKeyVersion(this.api.ref, version, created);
+    this.log.info({ keyId: retired.keyId, minDecryptionVersion: min }, 'transit key version retired');
+    return {
+      ...retired,
+      action:
+        `min_decryption_version raised to ${min}${raiseEncryption ? ' (and min_encryption_version with it)' : ''}; ` +
+        'Vault keeps the version archived: lowering min_decryption_version again restores it',
+    };
   }
 
   close(): Promise<void> {

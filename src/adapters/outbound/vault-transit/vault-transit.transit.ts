@@ -128,6 +128,20 @@ export class TransitApi {
     return hasData(body) ? this.remember(parseTransitKey(body)) : undefined;
   }
 
+  /**
+   * Sets the key's minimum decryption (and encryption) version: versions below it stay in
+   * Vault's archive but no longer decrypt, and lowering it again brings them back
+   * (https://developer.hashicorp.com/vault/api-docs/secret/transit#update-key-configuration).
+   * Needs `update` on <mount>/keys/<key>/config.
+   */
+  async setMinimumVersions(min: { decryption: number; encryption?: number }, signal: AbortSignal): Promise<void> {
+    const body = {
+      min_decryption_version: min.decryption,
+      ...(min.encryption === undefined ? {} : { min_encryption_version: min.encryption }),
+    };
+    await this.write('keys', body, signal, `configuring transit key ${this.ref.key}`, '/config');
+  }
+
   /** Encrypts with exactly `version`; rejects with VaultCallFailure on a 400 for the caller to interpret. */
   async encrypt(
     plaintext: Uint8Array,
