@@ -4,6 +4,7 @@ import {
   DecryptCommand,
   DeleteAliasCommand,
   DescribeKeyCommand,
+  DisableKeyCommand,
   EncryptCommand,
   type KeyMetadata,
   type KMSClient,
@@ -151,6 +152,15 @@ export class KmsApi {
   async deleteAlias(alias: string, signal: AbortSignal): Promise<void> {
     const input = { AliasName: alias };
     await this.call('DeleteAlias', (s) => this.kms.send(new DeleteAliasCommand(input), s), signal);
+  }
+
+  /**
+   * Disables a key: KMS refuses every cryptographic operation with it until EnableKey
+   * (https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKey.html). Idempotent.
+   */
+  async disableKey(keyId: string, signal: AbortSignal): Promise<void> {
+    const input = { KeyId: keyId };
+    await this.call('DisableKey', (s) => this.kms.send(new DisableKeyCommand(input), s), signal);
   }
 
   /** Schedules a key for deletion after `days` (7 to 30); it can be cancelled until then. */

@@ -1,6 +1,11 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
+import { noStaging } from '../shared/admin-refusals.js';
 import type { KeyMetadata } from '@aws-sdk/client-kms';
-import { BackendMisconfiguredError, type KmsError } from '../../../domain/model/errors.js';
+import {
+  BackendMisconfiguredError,
+  InvalidRequestError,
+  KeyVersionUnknownError,
+  type KmsError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { abortable, throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
@@ -112,6 +117,81 @@ export class AwsKmsKeyAdmin implements KeyAdmin {
    */
   async list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]> {
     throwIfAborted(signal);
+    const { current, keys } = await this.recorded(signal);
+    const out: KeyVersionInfo[] = [];
+    for (const meta of keys) out.push(...(await this.entries(meta, meta.Arn === current?.Arn, signal)));
+    return out;
+  }
+
+  stage(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  promote(): Promise<KeyVersion> {
+    return Promise.reject(noStaging(this.backend));
+  }
+
+  /**
+   * Disables the KMS key that is version `version` (a key kleidi recorded behind the alias and
+   * that the alias no longer points to). DisableKey, not ScheduleKeyDeletion: it takes effect at
+   * once and `aws kms enable-key` undoes it, while a scheduled deletion waits 7 to 30 days and
+   * then destroys the key for good; an operator who wants that schedules it once retiring has
+   * proved harmless. KMS disables a whole key, never one of its key materials, so the materials
+   * of one key (automatic or on-demand rotation) share its version and retire together; the
+   * current key's older materials cannot be retired.
+   */
+  async retire(version: number, signal: AbortSignal): Promise<RetiredVersion> {
+    throwIfAborted(signal);
+    const { current, keys } = await this.recorded(signal);
+    const matching = keys.filter((k) => versionOf(k).version === version);
+    const meta = matching[0];
+    if (!meta) throw new KeyVersionUnknownError(`no KMS key recorded behind ${this.key.input} is version ${version}`);
+    if (matching.length > 1) {
+      throw new InvalidRequestError(
+        `version ${version} names ${matching.length} KMS keys created in the same second ` +
+          `(${matching.map((k) => k.KeyId).join(', ')}); disable the one you mean with aws kms disable-key`,
+      );
+    }
+    if (meta.Arn === current?.Arn) {
+      throw new InvalidRequestError(
+        `version ${version} is the current KMS key ${meta.Arn}` +
+          (meta.CurrentKeyMaterialId ? ' (KMS disables whole keys, so its older key materials retire with it)' : ''),
+      );
+    }
+    if (current && version > versionOf(current).version) {
+      throw new InvalidRequestError(`version ${version} is newer than the current KMS key ${current.Arn}`);
+    }
+    if (meta.KeyState !== 'Enabled') {
+      throw new InvalidRequestError(
+        meta.KeyState === 'Disabled'
+          ? `version ${version} (KMS key ${meta.Arn}) is already retired (disabled)`
+          : `version ${version} (KMS key ${meta.Arn}) is ${meta.KeyState ?? 'in an unknown state'}, not enabled`,
+      );
+    }
+    await this.api.disableKey(keyIdOf(meta), signal).catch((err: unknown) => {
+      const e = this.adminError(err, `DisableKey ${meta.Arn}`);
+      throw e instanceof BackendMisconfiguredError
+        ? new BackendMisconfiguredError(`${e.message}. Retiring needs kms:DisableKey on the key`, { cause: e })
+        : e;
+    });
+    const retired = versionOf(meta);
+    this.log.info({ keyId: retired.keyId, key: meta.Arn }, 'KMS key disabled (retired)');
+    return {
+      ...retired,
+      action: `KMS key ${meta.KeyId} disabled; \`aws kms enable-key --key-id ${meta.KeyId}\` undoes it`,
+    };
+  }
+
+  close(): Promise<void> {
+    this.api.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * The alias's current key and every key recorded behind it (and the current one), oldest
+   * first. Keys that no longer exist are left out.
+   */
+  private async recorded(signal: AbortSignal): Promise<{ current: KeyMetadata | undefined; keys: KeyMetadata[] }> {
     const current = await this.describe(this.key.input, signal);
     const ids = new Set<string>();
     if (this.key.kind === 'alias') {
@@ -131,30 +211,11 @@ export class AwsKmsKeyAdmin implements KeyAdmin {
       if (meta) keys.push(meta);
     }
     keys.sort((a, b) => (a.CreationDate?.getTime() ?? 0) - (b.CreationDate?.getTime() ?? 0));
-    const out: KeyVersionInfo[] = [];
-    for (const meta of keys) out.push(...(await this.entries(meta, meta.Arn === current?.Arn, signal)));
-    return out;
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
-  }
-
-  close(): Promise<void> {
-    this.api.close();
-    return Promise.resolve();
+    return { current, keys };
   }
 
   private async entries(meta: KeyMetadata, isTarget: boolean, signal: AbortSignal): Promise<KeyVersionInfo[]> {
-    const keyNote = keyStateNote(meta);
+    const keyNote = keyStateNote(meta, isTarget);
     const currentMaterial = meta.CurrentKeyMaterialId;
     const materials = currentMaterial ? await this.materials(meta, signal) : undefined;
     const list = materials && materials.length > 0 ? materials : [currentMaterial];
@@ -274,13 +335,13 @@ function keyIdOf(meta: KeyMetadata): string {
   return meta.KeyId;
 }
 
-/** What `kleidi keys` shows for a key that cannot be used as it is. */
-function keyStateNote(meta: KeyMetadata): string | undefined {
+/** What `kleidi keys` shows for a key that cannot be used as it is; a disabled older key is retired. */
+function keyStateNote(meta: KeyMetadata, isTarget: boolean): string | undefined {
   switch (meta.KeyState) {
     case 'Enabled':
       return undefined;
     case 'Disabled':
-      return 'disabled: data under it cannot be decrypted until it is enabled';
+      return isTarget ? 'disabled: data under it cannot be decrypted until it is enabled' : 'retired';
     case 'PendingDeletion':
     case 'PendingReplicaDeletion':
       return `pending deletion${meta.DeletionDate ? ` on ${meta.DeletionDate.toISOString()}` : ''}: cancel it or lose data under it`;
