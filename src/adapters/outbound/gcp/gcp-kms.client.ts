@@ -162,6 +162,23 @@ export class KmsApi {
     );
   }
 
+  /**
+   * Sets a version's state to DISABLED (UpdateCryptoKeyVersion with update_mask `state`): Cloud
+   * KMS refuses Encrypt and Decrypt with it until it is ENABLED again
+   * (https://cloud.google.com/kms/docs/enable-disable). Needs cloudkms.cryptoKeyVersions.update.
+   */
+  async disableVersion(version: string, signal: AbortSignal): Promise<ICryptoKeyVersion> {
+    const request = {
+      cryptoKeyVersion: { name: version, state: 'DISABLED' as const },
+      updateMask: { paths: ['state'] },
+    };
+    return this.call(
+      'UpdateCryptoKeyVersion',
+      async (o) => (await this.kms.updateCryptoKeyVersion(request, o))[0],
+      signal,
+    );
+  }
+
   /** Every version of a key, following pagination. */
   async listVersions(key: string, signal: AbortSignal): Promise<ICryptoKeyVersion[]> {
     const out: ICryptoKeyVersion[] = [];

@@ -1,5 +1,10 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
-import { BackendMisconfiguredError, type KmsError } from '../../../domain/model/errors.js';
+import { noStaging } from '../shared/admin-refusals.js';
+import {
+  BackendMisconfiguredError,
+  InvalidRequestError,
+  KeyVersionUnknownError,
+  type KmsError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
@@ -92,7 +97,7 @@ export class GcpKmsKeyAdmin implements KeyAdmin {
       .filter((v) => v.name && parseVersionName(v.name))
       .map((v) => {
         const current = v.name === primary && v.state === 'ENABLED';
-        const note = versionNote(v, current);
+        const note = versionNote(v, current, v.name === primary);
         return { ...versionOf(v), current, ...(note ? { note } : {}) };
       })
       .sort((a, b) => a.version - b.version);
@@ -106,8 +111,44 @@ export class GcpKmsKeyAdmin implements KeyAdmin {
     return Promise.reject(noStaging(this.backend));
   }
 
-  retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
+  /**
+   * Disables an ENABLED version older than the primary (UpdateCryptoKeyVersion state=DISABLED).
+   * Not DestroyCryptoKeyVersion: disabling takes effect at once and
+   * `gcloud kms keys versions enable` undoes it, while a destruction is final once its
+   * scheduled duration (30 days by default) has passed.
+   */
+  async retire(version: number, signal: AbortSignal): Promise<RetiredVersion> {
+    throwIfAborted(signal);
+    const key = await this.requireKey(signal);
+    const versions = await this.api.listVersions(this.name, signal).catch((err: unknown) => {
+      throw this.adminError(err, `ListCryptoKeyVersions ${this.name}`);
+    });
+    const v = versions.find((x) => x.name && Number(parseVersionName(x.name)?.version) === version);
+    if (!v?.name) throw new KeyVersionUnknownError(`${this.name} has no version ${version}`);
+    const primary = key.primary?.name ? Number(parseVersionName(key.primary.name)?.version) : undefined;
+    if (primary === undefined) {
+      throw new InvalidRequestError(`${this.name} has no primary version; make one primary before retiring others`);
+    }
+    if (version === primary) throw new InvalidRequestError(`version ${version} is the primary version of ${this.name}`);
+    if (version > primary) {
+      throw new InvalidRequestError(`version ${version} is newer than the primary version ${primary} of ${this.name}`);
+    }
+    if (v.state !== 'ENABLED') {
+      throw new InvalidRequestError(
+        v.state === 'DISABLED'
+          ? `version ${version} of ${this.name} is already retired (DISABLED)`
+          : `version ${version} of ${this.name} is ${String(v.state)}, not ENABLED`,
+      );
+    }
+    const disabled = await this.api.disableVersion(v.name, signal).catch((err: unknown) => {
+      throw this.adminError(err, `UpdateCryptoKeyVersion ${v.name} to DISABLED`, true);
+    });
+    const retired = versionOf(disabled.name ? disabled : v);
+    this.log.info({ keyId: retired.keyId, key: this.name }, 'Cloud KMS key version disabled (retired)');
+    return {
+      ...retired,
+      action: `version ${version} disabled; \`gcloud kms keys versions enable ${version}\` undoes it`,
+    };
   }
 
   close(): Promise<void> {
@@ -170,7 +211,7 @@ export class GcpKmsKeyAdmin implements KeyAdmin {
     const e = toKmsError(f, what);
     if (administers && f instanceof GcpCallFailure && f.code === Status.PERMISSION_DENIED) {
       return new BackendMisconfiguredError(
-        `${what}: permission denied; \`kleidi init\` and \`kleidi rotate\` need roles/cloudkms.admin on the key ring ` +
+        `${what}: permission denied; \`kleidi init\`, \`kleidi rotate\` and \`kleidi retire\` need roles/cloudkms.admin on the key ring ` +
           '(or create the key and versions yourself with gcloud kms and let kleidi follow the primary)',
         { cause: f },
       );

@@ -71,8 +71,12 @@ export function stateProblem(
   }
 }
 
-/** What `kleidi keys` shows next to a version: its state when not ENABLED, and its protection level. */
-export function versionNote(v: ICryptoKeyVersion, current: boolean): string | undefined {
+/**
+ * What `kleidi keys` shows next to a version: `retired` for a disabled version that is not
+ * primary (what `kleidi retire` leaves), else its state when not ENABLED and its protection level.
+ */
+export function versionNote(v: ICryptoKeyVersion, current: boolean, primary: boolean): string | undefined {
+  if (v.state === 'DISABLED' && !primary) return 'retired';
   const notes: string[] = [];
   if (v.state !== 'ENABLED') notes.push(String(v.state ?? 'unknown state'));
   else if (!current) notes.push('decrypt-only');
