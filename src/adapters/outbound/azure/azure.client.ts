@@ -93,6 +93,20 @@ export class VaultApi {
     return this.call('rotateKey', (o) => this.keys.rotateKey(name, o), signal, 1);
   }
 
+  /**
+   * Disables one key version (Update Key, `PATCH /keys/{name}/{version}` with
+   * `attributes.enabled = false`): Key Vault refuses every operation with it until it is enabled
+   * again (https://learn.microsoft.com/en-us/rest/api/keyvault/keys/update-key/update-key). Needs
+   * the keys/update permission (Key Vault Crypto Officer). Idempotent, so retried like a read.
+   */
+  disableVersion(name: string, version: string, signal: AbortSignal): Promise<KeyVaultKey> {
+    return this.call(
+      'updateKeyProperties',
+      (o) => this.keys.updateKeyProperties(name, version, { ...o, enabled: false }),
+      signal,
+    );
+  }
+
   async wrapKey(kid: string, alg: KeyWrapAlgorithm, value: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
     const out = await this.call('wrapKey', (o) => this.cryptoFor(kid).wrapKey(alg, value, o), signal);
     return out.result;

@@ -132,7 +132,7 @@ export function toKmsError(f: AzureCallFailure | KmsError, what: string): KmsErr
   if (f.status === 403) {
     return new BackendMisconfiguredError(
       `${what}: forbidden (${f.inner ?? f.code}); grant kleidi's identity "Key Vault Crypto User" on the key ` +
-        '(or "Key Vault Crypto Officer" for kleidi init and rotate), or the matching access policy or Managed HSM role',
+        '(or "Key Vault Crypto Officer" for kleidi init, rotate and retire), or the matching access policy or Managed HSM role',
       { cause: f },
     );
   }

@@ -1,6 +1,11 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
+import { noStaging } from '../shared/admin-refusals.js';
 import type { KeyProperties, KeyVaultKey } from '@azure/keyvault-keys';
-import { BackendMisconfiguredError, type KmsError } from '../../../domain/model/errors.js';
+import {
+  BackendMisconfiguredError,
+  InvalidRequestError,
+  KeyVersionUnknownError,
+  type KmsError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { abortable, throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
@@ -109,21 +114,12 @@ export class AzureKeyAdmin implements KeyAdmin {
 
   async list(signal: AbortSignal): Promise<readonly KeyVersionInfo[]> {
     throwIfAborted(signal);
-    let all: KeyProperties[];
-    try {
-      all = await this.api.listVersions(this.keyName, signal);
-    } catch (err) {
-      const f = classifyFailure(err);
-      if (f instanceof AzureCallFailure && f.status === 404) throw this.notInitialised();
-      throw toKmsError(f, `list versions of ${this.keyName}`);
-    }
-    if (all.length === 0) throw this.notInitialised();
+    const sorted = await this.versions(signal);
     const now = this.clock.now();
-    const sorted = all
-      .map((p) => ({ p, v: this.version(p) }))
-      .sort((a, b) => a.v.version - b.v.version || a.v.keyId.localeCompare(b.v.keyId));
     return sorted.map(({ p, v }, i) => {
       const current = i === sorted.length - 1;
+      // A disabled older version is what `kleidi retire` leaves.
+      if (!current && p.enabled === false) return { ...v, current, note: 'retired' };
       const problem = stateProblem(p, now, 'wrap');
       const notes = [
         p.enabled === false ? 'disabled' : undefined,
@@ -145,12 +141,67 @@ export class AzureKeyAdmin implements KeyAdmin {
     return Promise.reject(noStaging(this.backend));
   }
 
-  retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
+  /**
+   * Disables an older version (Update Key with enabled=false). Not a deletion: Key Vault deletes
+   * only whole keys, and `az keyvault key set-attributes --version <v> --enabled true` undoes
+   * a disable.
+   */
+  async retire(version: number, signal: AbortSignal): Promise<RetiredVersion> {
+    throwIfAborted(signal);
+    return serialised(this.lockKey(), async () => {
+      throwIfAborted(signal);
+      const sorted = await this.versions(signal);
+      const current = sorted.at(-1);
+      const matching = sorted.filter(({ v }) => v.version === version);
+      const target = matching[0];
+      if (!target) throw new KeyVersionUnknownError(`key ${this.keyName} has no version ${version}`);
+      if (matching.length > 1) {
+        throw new InvalidRequestError(
+          `version ${version} names ${matching.length} versions of key ${this.keyName} created in the same second ` +
+            `(${matching.map(({ p }) => p.version).join(', ')}); disable the one you mean with az keyvault key set-attributes`,
+        );
+      }
+      if (target === current) {
+        throw new InvalidRequestError(`version ${version} is the current version of key ${this.keyName}`);
+      }
+      if (target.p.enabled === false) {
+        throw new InvalidRequestError(`version ${version} of key ${this.keyName} is already retired (disabled)`);
+      }
+      const id = target.p.version ?? '';
+      await this.api.disableVersion(this.keyName, id, signal).catch((err: unknown) => {
+        const e = this.adminError(err, `disable version ${id} of key ${this.keyName}`);
+        throw e instanceof BackendMisconfiguredError
+          ? new BackendMisconfiguredError(`${e.message}. Retiring needs the keys/update permission`, { cause: e })
+          : e;
+      });
+      this.log.info({ keyId: target.v.keyId, key: this.keyName }, 'Key Vault key version disabled (retired)');
+      return {
+        ...target.v,
+        action:
+          `Key Vault key version ${id} disabled; ` +
+          `\`az keyvault key set-attributes --name ${this.keyName} --version ${id} --enabled true\` undoes it`,
+      };
+    });
   }
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Every version with its KeyVersion, oldest first; rejects when the key does not exist. */
+  private async versions(signal: AbortSignal): Promise<{ p: KeyProperties; v: KeyVersion }[]> {
+    let all: KeyProperties[];
+    try {
+      all = await this.api.listVersions(this.keyName, signal);
+    } catch (err) {
+      const f = classifyFailure(err);
+      if (f instanceof AzureCallFailure && f.status === 404) throw this.notInitialised();
+      throw toKmsError(f, `list versions of ${this.keyName}`);
+    }
+    if (all.length === 0) throw this.notInitialised();
+    return all
+      .map((p) => ({ p, v: this.version(p) }))
+      .sort((a, b) => a.v.version - b.v.version || a.v.keyId.localeCompare(b.v.keyId));
   }
 
   private version(p: KeyProperties): KeyVersion {
