@@ -1,5 +1,10 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
-import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
+import { noStaging } from '../shared/admin-refusals.js';
+import {
+  BackendMisconfiguredError,
+  BackendUnavailableError,
+  InvalidRequestError,
+  KeyVersionUnknownError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { Clock } from '../../../ports/outbound/clock.port.js';
@@ -8,7 +13,14 @@ import type { Logger } from '../../../ports/outbound/logger.port.js';
 import type { DelineaApi } from './delinea.api.js';
 import { type KeyScope, scopedKeyVersion } from './delinea.key-id.js';
 import { serialised } from './delinea.lock.js';
-import { nextEntry, parseRing, type Ring, type RingEntry, serializeRing } from './delinea.ring.js';
+import {
+  nextEntry,
+  parseRing,
+  type Ring,
+  type RingEntry,
+  serializeRing,
+  serializeRingWithout,
+} from './delinea.ring.js';
 import type { SecretField } from './delinea.secret-field.js';
 
 /** Read-modify-write attempts when another writer's update replaced ours. */
@@ -104,8 +116,48 @@ export class KekSourceKeyAdmin implements KeyAdmin {
     return Promise.reject(noStaging(this.backend));
   }
 
-  retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
+  /**
+   * Removes an older version's entry from the ring (read-modify-write with read-back, as
+   * rotate). Secret Server has no per-entry state to disable, and an entry left in the field
+   * would still hand its KEK to every reader, so the entry goes; the secret's history keeps the
+   * earlier field value, from which an operator can restore it.
+   */
+  async retire(version: number, signal: AbortSignal): Promise<RetiredVersion> {
+    throwIfAborted(signal);
+    return serialised(this.lockKey, async () => {
+      throwIfAborted(signal);
+      for (let i = 0; i < WRITE_ATTEMPTS; i++) {
+        const ring = await this.read(signal);
+        if (!ring) throw this.noRing();
+        const current = this.currentOf(ring);
+        const entry = ring.entries.find((e) => e.version === version);
+        const broken = ring.broken.some((b) => b.version === version);
+        if (!entry && !broken) throw new KeyVersionUnknownError(`${this.field.where} holds no KEK version ${version}`);
+        if (version >= current.version) {
+          throw new InvalidRequestError(
+            version === current.version
+              ? `version ${version} is the current KEK in ${this.field.where}`
+              : `version ${version} is newer than the current KEK (version ${current.version}) in ${this.field.where}`,
+          );
+        }
+        await this.field.write(serializeRingWithout(ring, version), signal);
+        const after = await this.read(signal);
+        if (
+          after &&
+          !after.entries.some((e) => e.version === version) &&
+          !after.broken.some((b) => b.version === version)
+        ) {
+          const retired = entry ? this.versionOf(entry) : scopedKeyVersion(this.scope, version, 'malformed');
+          this.log.info({ version }, 'KEK ring version removed (retired)');
+          return {
+            ...retired,
+            action: `removed from the KEK ring in ${this.field.where}; the secret's history keeps the earlier value`,
+          };
+        }
+        this.log.warn({ version }, 'another writer replaced the KEK ring; retiring again on top of it');
+      }
+      throw new BackendUnavailableError(`${this.field.where}: concurrent writers kept replacing the KEK ring`);
+    });
   }
 
   close(): Promise<void> {

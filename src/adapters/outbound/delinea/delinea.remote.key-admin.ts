@@ -19,6 +19,8 @@ import { serialised } from './delinea.lock.js';
 export class RemoteKeyAdmin implements KeyAdmin {
   readonly backend = 'delinea';
   readonly staging = false;
+  /** DSV auto keys have no per-version state: only the whole key can be deleted (see retire). */
+  readonly retiring = false;
   readonly retireInOrder = false;
 
   constructor(
@@ -82,8 +84,14 @@ export class RemoteKeyAdmin implements KeyAdmin {
     return Promise.reject(noStaging(this.backend));
   }
 
+  /**
+   * Refused: DSV's encryption API offers create, read, delete (of the whole key, every version
+   * with it), restore, encrypt, decrypt and rotate on an auto key, and nothing that disables or
+   * removes one version (the DSV CLI's `crypto` commands,
+   * https://github.com/DelineaXPM/dsv-cli/blob/main/commands/encryption_auto.go).
+   */
   retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
+    return Promise.reject(noRetire(this.backend, 'remote mode: DSV can delete only a whole key, never one version'));
   }
 
   close(): Promise<void> {

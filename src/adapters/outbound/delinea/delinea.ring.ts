@@ -119,6 +119,12 @@ export function serializeRing(ring: Ring | undefined, entry: RingEntry): string 
   return JSON.stringify({ kind: RING_KIND, format: RING_FORMAT, keys });
 }
 
+/** The ring without the entries (usable or malformed) of `version`; every other entry kept as stored. */
+export function serializeRingWithout(ring: Ring, version: number): string {
+  const keys = ring.raw.filter((k) => !(isRecord(k) && k.version === version));
+  return JSON.stringify({ kind: RING_KIND, format: RING_FORMAT, keys });
+}
+
 function isVersion(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 }

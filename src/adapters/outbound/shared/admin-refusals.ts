@@ -12,7 +12,7 @@ export function noStaging(backend: string): OperationUnsupportedError {
   );
 }
 
-/** A backend that cannot retire versions (yet) says so instead of pretending. */
-export function noRetire(backend: string): OperationUnsupportedError {
-  return new OperationUnsupportedError(`the ${backend} backend cannot retire key versions`);
+/** A backend that cannot retire versions (yet) says so instead of pretending; `why` says what stops it. */
+export function noRetire(backend: string, why?: string): OperationUnsupportedError {
+  return new OperationUnsupportedError(`the ${backend} backend cannot retire key versions${why ? ` (${why})` : ''}`);
 }

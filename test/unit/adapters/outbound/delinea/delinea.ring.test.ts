@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { BackendMisconfiguredError } from '#src/domain/model/errors.js';
-import { nextEntry, parseRing, serializeRing } from '#src/adapters/outbound/delinea/delinea.ring.js';
+import {
+  nextEntry,
+  parseRing,
+  serializeRing,
+  serializeRingWithout,
+} from '#src/adapters/outbound/delinea/delinea.ring.js';
 
 const now = new Date('2026-12-05T00:00:00Z');
 
@@ -37,6 +42,24 @@ describe('delinea KEK ring', () => {
     const after = parseRing(serializeRing(ring, e3), 'here');
     expect(after?.broken.map((b) => b.version)).toEqual([2]);
     expect(after?.entries.map((e) => e.version)).toEqual([1, 3]);
+  });
+
+  it('retiring drops exactly one version, malformed entries of other versions kept byte for byte', () => {
+    const e1 = nextEntry(undefined, now);
+    const doc = JSON.parse(serializeRing(undefined, e1)) as { keys: unknown[] };
+    const odd = { version: 2, id: '00000000000000aa', createdAt: now.toISOString(), material: 'short' };
+    doc.keys.push(odd);
+    const ring = parseRing(JSON.stringify({ ...doc, kind: 'kleidi-delinea-kek-ring', format: 1 }), 'here');
+    const e3 = nextEntry(ring, now);
+    const full = parseRing(serializeRing(ring, e3), 'here');
+    if (!full) throw new Error('no ring');
+    const without1 = parseRing(serializeRingWithout(full, 1), 'here');
+    expect(without1?.entries.map((e) => e.version)).toEqual([3]);
+    expect((JSON.parse(serializeRingWithout(full, 1)) as { keys: unknown[] }).keys[0]).toEqual(odd);
+    const without2 = parseRing(serializeRingWithout(full, 2), 'here');
+    expect(without2?.broken).toEqual([]);
+    expect(without2?.entries.map((e) => e.version)).toEqual([1, 3]);
+    expect(without2?.newest).toBe(3);
   });
 
   it('refuses a newer format with a message naming it', () => {
