@@ -138,6 +138,8 @@ export interface GcpKms {
   /** Name of the key ring the fixture created; make more with createKeyRing. */
   createKeyRing(name: string): void;
   setVersionState(versionName: string, state: State): void;
+  /** Makes a version primary, as an operator's `gcloud kms keys set-primary-version` would. */
+  setPrimary(keyName: string, versionId: number): void;
   kill(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -704,6 +706,9 @@ export async function startGcpKms(opts: { port?: number } = {}): Promise<GcpKms>
     createKeyRing: (name) => void rings.add(`projects/${GCP_PROJECT}/locations/${GCP_LOCATION}/keyRings/${name}`),
     setVersionState(name, state) {
       versionNamed(name).v.state = state;
+    },
+    setPrimary(name, versionId) {
+      keyNamed(name).primary = versionNamed(`${name}/cryptoKeyVersions/${versionId}`).v.id;
     },
     kill,
     restart: async () => {
