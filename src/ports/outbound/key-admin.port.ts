@@ -68,7 +68,7 @@ export interface KeyAdmin {
   readonly staging: boolean;
   /**
    * Whether `retire` is supported; absent means it is. False only where the store itself has no
-   * way to retire one version (docs/backends/delinea.md, remote mode).
+   * way to retire one version (Delinea remote mode; docs/adr/0022-retiring-server-held-versions.md).
    */
   readonly retiring?: boolean;
   /** Whether versions can only be retired oldest first. */
