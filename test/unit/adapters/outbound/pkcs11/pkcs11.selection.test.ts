@@ -14,6 +14,23 @@ const entry = (version: number, kcv: string, warnings: string[] = []): KekEntry 
 });
 
 describe('KEK version selection', () => {
+  it('never picks a staged or retired version as current, and lists them with their note (ADR 0021)', () => {
+    const all: KekEntry[] = [
+      { ...entry(1, 'aa'), state: 'retired' },
+      entry(2, 'bb'),
+      { ...entry(3, 'cc'), state: 'staged' },
+    ];
+    const current = selectCurrent(all, 'kek');
+    expect(current.keyId).toBe('pkcs11:kek:v2:bb');
+    expect(describeVersions(all, current).map((k) => [k.version, k.current, k.note])).toEqual([
+      [1, false, 'retired'],
+      [2, true, undefined],
+      [3, false, 'staged'],
+    ]);
+    expect(() => selectCurrent([{ ...entry(1, 'aa'), state: 'staged' }], 'kek')).toThrow(/staged or retired/);
+    expect(() => selectCurrent(all, 'kek', 1)).toThrow(/pinned key version v1 of 'kek' is retired/);
+  });
+
   it('picks the highest version, or the pinned one', () => {
     const all = [entry(1, 'aa'), entry(3, 'cc'), entry(2, 'bb')];
     expect(selectCurrent(all, 'kek').keyId).toBe('pkcs11:kek:v3:cc');
