@@ -2,6 +2,7 @@ import type { DoctorSubject } from '../adapters/inbound/cli/cli-app.js';
 import { systemClock } from '../adapters/outbound/clock/system.clock.js';
 import { createLogger } from '../adapters/outbound/logging/pino.logger.js';
 import { withKeyAdmin } from './admin.js';
+import type { KeyVersionInfo } from '../domain/model/key-version.js';
 import type { BackendCheck, BackendDefinition } from './backends/backend.js';
 import { backendByName } from './backends/index.js';
 import type { Config } from './config/schema.js';
@@ -38,6 +39,7 @@ async function checkBackend(config: Config, env: NodeJS.ProcessEnv, signal: Abor
         status: 'pass',
         detail: `${def.name} backend: ${keys.length} key version${keys.length === 1 ? '' : 's'} readable, current key_id ${current?.keyId ?? '(none)'}`,
       },
+      ...keys.filter((k) => k.note === 'staged').map((k) => stagedCheck(def.name, k)),
     ];
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -46,6 +48,21 @@ async function checkBackend(config: Config, env: NodeJS.ProcessEnv, signal: Abor
       { id: 'backend.keys', status: 'fail', detail: `${def.name} backend: ${message}`, fix: fixFor(message, def) },
     ];
   }
+}
+
+/**
+ * A staged version (two-phase rotation) waits for `kleidi rotate --promote` on every node. This
+ * node cannot see the others' copies, so the check says what to compare (docs/operations.md).
+ */
+function stagedCheck(backend: string, k: KeyVersionInfo): BackendCheck {
+  return {
+    id: 'backend.staged',
+    status: 'warn',
+    detail: `${backend} backend: version ${k.version} (${k.keyId}) is staged: it decrypts here but is not current`,
+    fix:
+      `promote it once every node has it: compare \`kleidi keys\` on each node (version ${k.version} listed), ` +
+      `then run \`kleidi rotate --promote ${k.version}\` on each`,
+  };
 }
 
 /** kleidi's backend errors name their remedy ("(run: chmod 600 …)", "run `kleidi init`"); use it when they do. */

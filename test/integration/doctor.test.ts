@@ -7,7 +7,7 @@ const FIXTURES = resolve(import.meta.dirname, '../fixtures/doctor');
 
 interface Report {
   ok: boolean;
-  checks: { id: string; status: 'pass' | 'fail' | 'skip'; detail: string; fix?: string }[];
+  checks: { id: string; status: 'pass' | 'fail' | 'skip' | 'warn'; detail: string; fix?: string }[];
 }
 
 /**
@@ -132,5 +132,27 @@ describe('kleidi doctor against a running kleidi (real process)', () => {
     } finally {
       await chmod(keyring, 0o600);
     }
+  });
+
+  it('warns while a version is staged, naming the promote to run once every node has it, and not after', async () => {
+    const staging = runKleidi(['rotate', '--stage', '--state-dir', k.stateDir, '--output', 'json']);
+    expect(await staging.exited).toBe(0);
+    const { version } = (JSON.parse(staging.output()) as { staged: { version: number } }).staged;
+    const { out } = await doctor('--output', 'json');
+    const report = JSON.parse(out) as Report;
+    expect(report.checks.find((c) => c.id === 'backend.staged')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining(`version ${version}`),
+      fix: expect.stringContaining(`kleidi rotate --promote ${version}`),
+    });
+    // A warning is not a failure: the exit code is as without it.
+    expect(report.checks.filter((c) => c.status === 'fail' && c.id !== 'time.sync')).toEqual([]);
+    const text = await doctor('--output', 'text');
+    expect(text.out).toMatch(new RegExp(`^! local backend: version ${version} .* is staged.* — next: promote it`, 'm'));
+
+    const promoting = runKleidi(['rotate', '--promote', String(version), '--state-dir', k.stateDir]);
+    expect(await promoting.exited).toBe(0);
+    const after = JSON.parse((await doctor('--output', 'json')).out) as Report;
+    expect(after.checks.find((c) => c.id === 'backend.staged')).toBeUndefined();
   });
 });

@@ -39,7 +39,7 @@ export interface BackendTesting {
  */
 export interface BackendCheck {
   readonly id: string;
-  readonly status: 'pass' | 'fail' | 'skip';
+  readonly status: 'pass' | 'fail' | 'skip' | 'warn';
   readonly detail: string;
   readonly fix?: string;
 }

@@ -4,6 +4,12 @@ import { type Face, keyValues, paint, table } from './output.js';
 
 export type AdminCommand = 'init' | 'rotate' | 'keys';
 
+/** `kleidi rotate --stage | --promote VERSION`: two-phase rotation (docs/operations.md). */
+export interface RotateFlags {
+  readonly stage?: boolean;
+  readonly promote?: number;
+}
+
 /** One admin command's time budget. */
 const ADMIN_TIMEOUT_MS = 60_000;
 
@@ -12,7 +18,13 @@ const ADMIN_TIMEOUT_MS = 60_000;
  * KeyAdmin port. Output is JSON on stdout, or short tables for a terminal
  * (`face`); it never contains key material.
  */
-export async function runAdmin<C>(app: CliApp<C>, cmd: AdminCommand, config: C, face: Face): Promise<number> {
+export async function runAdmin<C>(
+  app: CliApp<C>,
+  cmd: AdminCommand,
+  config: C,
+  face: Face,
+  rotate: RotateFlags = {},
+): Promise<number> {
   return app.withKeyAdmin(config, async (admin) => {
     const signal = AbortSignal.timeout(ADMIN_TIMEOUT_MS);
     switch (cmd) {
@@ -22,6 +34,14 @@ export async function runAdmin<C>(app: CliApp<C>, cmd: AdminCommand, config: C, 
         return 0;
       }
       case 'rotate': {
+        if (rotate.stage) {
+          process.stdout.write(formatStage(face, admin.backend, await admin.stage(signal)));
+          return 0;
+        }
+        if (rotate.promote !== undefined) {
+          process.stdout.write(formatPromote(face, admin.backend, await admin.promote(rotate.promote, signal)));
+          return 0;
+        }
         const v = await admin.rotate(signal);
         process.stdout.write(formatRotate(face, admin.backend, v));
         return 0;
@@ -48,6 +68,28 @@ export function formatRotate(face: Face, backend: string, current: KeyVersion): 
   const what = paint(face, 'green', 'rotated: new key-encryption key is current; older ones still decrypt');
   return `${what}\n${keyValues(face, versionPairs(backend, current))}`;
 }
+
+export function formatStage(face: Face, backend: string, staged: KeyVersion): string {
+  if (face.format === 'json') return json({ backend, staged: show(staged) });
+  const what = paint(face, 'green', 'staged: the new key-encryption key decrypts here but is not current yet');
+  const next =
+    `give every node this version (${HOW_NODES_GET_IT[backend] ?? 'as for a rotation'}), ` +
+    `then on each node: kleidi rotate --promote ${staged.version}`;
+  return `${what}\n${keyValues(face, versionPairs(backend, staged))}${next}\n`;
+}
+
+export function formatPromote(face: Face, backend: string, current: KeyVersion): string {
+  if (face.format === 'json') return json({ backend, promoted: true, current: show(current) });
+  const what = paint(face, 'green', 'promoted: the staged key-encryption key is current; older ones still decrypt');
+  return `${what}\n${keyValues(face, versionPairs(backend, current))}`;
+}
+
+/** What an operator copies to the other nodes after `--stage`, per backend that stages. */
+const HOW_NODES_GET_IT: Readonly<Record<string, string>> = {
+  local: 'copy this keyring file to each node',
+  pkcs11: 'copy this token to each node',
+  tpm: 'provision each node from the KEK ring',
+};
 
 /** One row a key version, the current one marked; the backend above the table. */
 export function formatKeys(face: Face, backend: string, keys: readonly KeyVersionInfo[]): string {

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
-import { runAdmin } from './admin-commands.js';
+import { type RotateFlags, runAdmin } from './admin-commands.js';
 import type { CliApp, CliFlags } from './cli-app.js';
 import { runDecrypt, runEncrypt, runStatus } from './diagnostics.js';
 import { registerDoctor } from './doctor/command.js';
 import { chooseFace, type Face, keyValues } from './output.js';
-import { outputOpt, withConfigFlags } from './options.js';
+import { outputOpt, positiveIntArg, withConfigFlags } from './options.js';
 import { registerRetire } from './retire-command.js';
 import { registerTpm } from './tpm-commands.js';
 import { registerUsage } from './usage-command.js';
@@ -52,13 +52,35 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
 
   for (const [name, what] of [
     ['init', 'create the first key-encryption key (idempotent, never overwrites)'],
-    ['rotate', 'add a new current key-encryption key; older ones stay for decryption'],
     ['keys', 'list key versions and key ids (never key material)'],
   ] as const) {
     withConfigFlags(program.command(name).description(what), { backend: backendHelp, stateDir: STATE_DIR_HELP })
       .addOption(outputOpt())
       .action(async (flags: CliFlags) => exit(await runAdmin(app, name, config(flags), face(flags.output))));
   }
+  withConfigFlags(
+    program
+      .command('rotate')
+      .description('add a new current key-encryption key; older ones stay for decryption')
+      .addHelpText(
+        'after',
+        '\nWith several nodes whose keys are copies (local, pkcs11, tpm): --stage on one node, give every node\n' +
+          'the new version, then --promote VERSION on each (docs/operations.md, two-phase rotation).\n',
+      ),
+    { backend: backendHelp, stateDir: STATE_DIR_HELP },
+  )
+    .addOption(new Option('--stage', 'add a version that decrypts but is not current yet (two-phase rotation)'))
+    .addOption(
+      new Option('--promote <version>', 'make the staged VERSION current, once every node has it')
+        .argParser(positiveIntArg('a version number (1, 2, …)'))
+        .conflicts('stage'),
+    )
+    .addOption(outputOpt())
+    .action(async (flags: CliFlags & RotateFlags) => {
+      const { stage, promote, ...settings } = flags;
+      const rotate = { ...(stage ? { stage } : {}), ...(promote !== undefined ? { promote } : {}) };
+      exit(await runAdmin(app, 'rotate', config(settings), face(flags.output), rotate));
+    });
 
   const socketOpt = () =>
     new Option('--socket <endpoint>', 'the plugin socket').env('KLEIDI_SOCKET').makeOptionMandatory();

@@ -12,7 +12,7 @@ import type { KeyWrapper } from '../../../ports/outbound/key-wrapper.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
 import { readKeyring, statStamp } from './keyring-file.js';
-import type { Keyring } from './keyring-format.js';
+import { currentEntry, type Keyring } from './keyring-format.js';
 import { localKeyVersion } from './local.key-id.js';
 
 interface LoadedKey {
@@ -110,7 +110,8 @@ export class LocalKeyWrapper implements KeyWrapper {
       const version = localKeyVersion(e);
       keys.set(version.keyId, { version, key: createSecretKey(e.material) });
     }
-    const latest = keyring.entries.at(-1);
+    // A staged entry unwraps (a node that promoted early may write under it) but is never current.
+    const latest = currentEntry(keyring);
     const current = latest ? localKeyVersion(latest) : undefined;
     if (this.current && current && current.keyId !== this.current.keyId) {
       this.log.info({ keyId: current.keyId, version: current.version }, 'keyring reloaded with a new current key');

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatInit, formatKeys, formatRotate } from '#src/adapters/inbound/cli/admin-commands.js';
+import {
+  formatInit,
+  formatKeys,
+  formatPromote,
+  formatRotate,
+  formatStage,
+} from '#src/adapters/inbound/cli/admin-commands.js';
 import { formatVersion } from '#src/adapters/inbound/cli/cli.js';
 import { formatStatus } from '#src/adapters/inbound/cli/diagnostics.js';
 import { chooseFace, type Face, table } from '#src/adapters/inbound/cli/output.js';
@@ -79,6 +85,39 @@ describe('the two faces of command output', () => {
     expect(formatRotate(TEXT, 'local', v)).toMatch(
       /^rotated: .*\nbackend {2}local\nversion {2}1\nkeyId {4}local:v1:aaaa\n$/,
     );
+  });
+
+  it('rotate --stage and --promote: JSON documents, or a sentence, the version and the next step', () => {
+    const v = { keyId: k2, version: 2 };
+    expect(formatStage(JSON_FACE, 'local', v)).toBe(`${JSON.stringify({ backend: 'local', staged: v }, null, 2)}\n`);
+    expect(formatStage(TEXT, 'local', v)).toBe(
+      [
+        'staged: the new key-encryption key decrypts here but is not current yet',
+        'backend  local',
+        'version  2',
+        'keyId    local:v2:bbbb',
+        'give every node this version (copy this keyring file to each node), then on each node: kleidi rotate --promote 2',
+        '',
+      ].join('\n'),
+    );
+    expect(formatPromote(JSON_FACE, 'pkcs11', v)).toBe(
+      `${JSON.stringify({ backend: 'pkcs11', promoted: true, current: v }, null, 2)}\n`,
+    );
+    expect(formatPromote(TEXT, 'local', v)).toMatch(
+      /^promoted: .*\nbackend {2}local\nversion {2}2\nkeyId {4}local:v2:bbbb\n$/,
+    );
+  });
+
+  it('keys: a staged version is marked in the NOTE column, never as current', () => {
+    const keys = [
+      { keyId: k1, version: 1, current: true },
+      { keyId: k2, version: 2, current: false, note: 'staged' },
+    ];
+    expect(formatKeys(TEXT, 'local', keys).split('\n').slice(1, 4)).toEqual([
+      'CURRENT  VERSION  KEY ID         CREATED  NOTE',
+      '*        1        local:v1:aaaa  -',
+      '         2        local:v2:bbbb  -        staged',
+    ]);
   });
 
   it('version: the JSON line as before, or a table', () => {
