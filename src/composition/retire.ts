@@ -24,6 +24,7 @@ export function runRetire(
         version: req.version,
         force: req.force,
         maxScanAgeMs: req.maxScanAgeMs,
+        serving: req.serving,
         now: () => new Date(),
         scan: async (keys) => (from.saved ? from.report : scanEtcd({ ...from.etcd, resources: [] }, keys, signal)),
       },

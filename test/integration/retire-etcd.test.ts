@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -6,7 +6,7 @@ import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePki } from '../support/etcd-pki.js';
 import { EtcdServer } from '../support/etcd-server.js';
-import { tempDir } from '../support/kleidi-process.js';
+import { startKleidi, tempDir } from '../support/kleidi-process.js';
 import { identityProtobuf, kmsV2Value } from '../support/stored-values.js';
 
 /**
@@ -171,7 +171,11 @@ describe('kleidi retire on a real etcd, with the local keyring', () => {
     for (let i = 0; i < SECRETS_UNDER_V1; i++)
       await etcd.put(`/registry/secrets/ns${i % 3}/old${i}`, kmsV2Value('kleidi', ids[2]!));
     const before = await readFile(keyring);
-    const r = await retire('1', ...scanNow(), '--output', 'json');
+    // This node's running plugin (serving the keyring the command changes) has v3 as current.
+    const serving = await startKleidi(tmp.dir);
+    const r = await retire('1', ...scanNow(), '--socket', serving.socket, '--output', 'json').finally(() =>
+      serving.stop(),
+    );
     expect(r.code, r.stderr).toBe(0);
     const v = JSON.parse(r.stdout) as Verdict;
     expect(v).toMatchObject({ backend: 'local', version: 1, keyId: ids[0], retired: true, overridden: [] });
@@ -190,7 +194,9 @@ describe('kleidi retire on a real etcd, with the local keyring', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`retired version 2 (${ids[1]}) of backend local`);
     expect(r.stdout).toMatch(/action +removed from the keyring\n/);
-    expect(r.stdout).toContain(`--force set aside: ${SECRETS_UNDER_V2} objects are still stored under ${ids[1]}`);
+    expect(r.stdout).toContain(
+      `--force set aside: ${SECRETS_UNDER_V2} objects stored under ${ids[1]} (secrets ${SECRETS_UNDER_V2}) can no longer be read`,
+    );
     const backup = /backup +(\S+)\n/.exec(r.stdout)?.[1];
     expect(backup !== undefined && existsSync(backup)).toBe(true);
     expect(await keyIds()).toEqual([3]);
@@ -258,5 +264,48 @@ describe('kleidi retire on an etcd that requires TLS client certificates', () =>
     expect(noCert.code).toBe(1);
     expect(noCert.stderr).toContain(`etcd at ${etcd.url} is unavailable`);
     expect(await readFile(keyring)).toEqual(before);
+  }, 60_000);
+});
+
+describe('kleidi retire --socket: a node whose plugin has not picked up the rotation', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    tmp = await tempDir('kleidi-retire-late-');
+  });
+  afterAll(async () => tmp?.cleanup());
+
+  it('refuses while the plugin still reports the version as current, before any scan', async () => {
+    const admin = join(tmp.dir, 'admin', 'state');
+    const late = join(tmp.dir, 'late');
+    expect((await kleidi(['init', '--state-dir', admin])).code).toBe(0);
+    // The late node holds the keyring as it was before the rotation.
+    execFileSync('mkdir', ['-m', '0700', late]);
+    execFileSync('cp', ['-a', admin, join(late, 'state')]);
+    expect((await kleidi(['rotate', '--state-dir', admin])).code).toBe(0);
+    const before = await readFile(join(admin, 'keyring.json'));
+    const node = await startKleidi(late);
+    try {
+      // No etcd at that address: the refusal comes from the plugin's answer, before any scan.
+      const r = await kleidi([
+        'retire',
+        '1',
+        '--state-dir',
+        admin,
+        '--etcd-servers',
+        'http://127.0.0.1:1',
+        '--socket',
+        node.socket,
+        '--output',
+        'text',
+      ]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toMatch(
+        new RegExp(`the plugin at ${node.socket} still reports version 1 \\(local:v1:[0-9a-f]+\\) as current`),
+      );
+    } finally {
+      await node.stop();
+    }
+    expect(await readFile(join(admin, 'keyring.json'))).toEqual(before);
   }, 60_000);
 });

@@ -19,6 +19,15 @@ export interface RetireQuestion {
   readonly force: boolean;
   /** The backend retires oldest first (KeyAdmin.retireInOrder): older live versions must go first. */
   readonly retireInOrder: boolean;
+  /** The key_ids running plugins report as current in Status (`--socket`), where asked. */
+  readonly serving?: readonly ServingKey[];
+}
+
+/** What one running plugin answered in Status: the key_id its apiserver writes new objects under. */
+export interface ServingKey {
+  /** The plugin's socket. */
+  readonly where: string;
+  readonly keyId: string;
 }
 
 /**
@@ -45,6 +54,12 @@ export type RetireRefusal =
   | { readonly kind: 'retired' }
   /** retireInOrder: these older versions are still live and must be retired first. */
   | { readonly kind: 'older-live'; readonly versions: readonly number[] }
+  /**
+   * A running plugin still reports the version, an older one, or a key_id the
+   * backend does not list (`version` absent) as current: its apiserver may still
+   * write under it.
+   */
+  | { readonly kind: 'plugin-behind'; readonly where: string; readonly keyId: string; readonly version?: number }
   | { readonly kind: 'no-scan' }
   /** A saved scan without `scannedAt` (made by a kleidi before it recorded the time). */
   | { readonly kind: 'scan-undated' }
@@ -108,15 +123,25 @@ export function decideRetire(q: RetireQuestion): RetireDecision {
 }
 
 /** The refusals the key list alone decides, before any scan is worth running. */
-export function keyRefusals(q: Pick<RetireQuestion, 'keys' | 'version' | 'retireInOrder'>): RetireRefusal[] {
+export function keyRefusals(
+  q: Pick<RetireQuestion, 'keys' | 'version' | 'retireInOrder' | 'serving'>,
+): RetireRefusal[] {
   const target = q.keys.find((k) => k.version === q.version);
   if (target === undefined) return [{ kind: 'unknown-version' }];
   if (target.current) return [{ kind: 'current' }];
   if (target.note === 'staged') return [{ kind: 'staged' }];
   if (target.note === 'retired') return [{ kind: 'retired' }];
-  if (!q.retireInOrder) return [];
-  const older = q.keys.filter((k) => k.version < target.version && k.note !== 'retired').map((k) => k.version);
-  return older.length > 0 ? [{ kind: 'older-live', versions: older }] : [];
+  const out: RetireRefusal[] = [];
+  if (q.retireInOrder) {
+    const older = q.keys.filter((k) => k.version < target.version && k.note !== 'retired').map((k) => k.version);
+    if (older.length > 0) out.push({ kind: 'older-live', versions: older });
+  }
+  for (const s of q.serving ?? []) {
+    const v = q.keys.find((k) => k.keyId === s.keyId)?.version;
+    if (v === undefined || v <= target.version)
+      out.push({ kind: 'plugin-behind', ...s, ...(v === undefined ? {} : { version: v }) });
+  }
+  return out;
 }
 
 function scanRefusals(q: RetireQuestion, target: KeyVersionInfo | undefined): RetireRefusal[] {

@@ -1,11 +1,19 @@
 import type { KeyVersionInfo } from '../model/key-version.js';
-import { decideRetire, keyRefusals, type RetireOutcome, type ScanEvidence } from '../model/retire-decision.js';
+import {
+  decideRetire,
+  keyRefusals,
+  type RetireOutcome,
+  type ScanEvidence,
+  type ServingKey,
+} from '../model/retire-decision.js';
 import type { KeyAdmin } from '../../ports/outbound/key-admin.port.js';
 
 export interface RetireRun {
   readonly version: number;
   readonly force: boolean;
   readonly maxScanAgeMs: number;
+  /** What running plugins report as current (`--socket`); none asked when empty. */
+  readonly serving?: readonly ServingKey[];
   /** A fresh scan of etcd (given the key list, to name versions) or a saved one. */
   scan(keys: readonly KeyVersionInfo[]): Promise<ScanEvidence>;
   readonly now: () => Date;
@@ -19,7 +27,7 @@ export interface RetireRun {
  */
 export async function retireVersion(admin: KeyAdmin, run: RetireRun, signal: AbortSignal): Promise<RetireOutcome> {
   const keys = await admin.list(signal);
-  const q = { keys, version: run.version, retireInOrder: admin.retireInOrder };
+  const q = { keys, version: run.version, retireInOrder: admin.retireInOrder, serving: run.serving ?? [] };
   const early = keyRefusals(q);
   if (early.length > 0) {
     const target = keys.find((k) => k.version === run.version);

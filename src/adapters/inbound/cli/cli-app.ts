@@ -1,5 +1,5 @@
 import type { UsageReport } from '../../../domain/model/usage.js';
-import type { RetireOutcome, ScanEvidence } from '../../../domain/model/retire-decision.js';
+import type { RetireOutcome, ScanEvidence, ServingKey } from '../../../domain/model/retire-decision.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { DoctorCheck } from './doctor/report.js';
 
@@ -84,6 +84,8 @@ export interface RetireRequest {
   readonly version: number;
   readonly force: boolean;
   readonly maxScanAgeMs: number;
+  /** The current key_id each plugin asked (`--socket`) reported in Status. */
+  readonly serving: readonly ServingKey[];
   readonly scan: /** A fresh scan of every resource, with `kleidi usage`'s etcd settings. */
     | { readonly saved: false; readonly etcd: Omit<UsageRequest, 'withKeys' | 'resources'> }
     /** A saved `kleidi usage --output json` report, as read from `file`. */

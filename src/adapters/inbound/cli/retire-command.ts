@@ -1,3 +1,4 @@
+import { ConnectError } from '@connectrpc/connect';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../../../domain/model/duration.js';
 import type { KeyVersionInfo } from '../../../domain/model/key-version.js';
@@ -6,6 +7,7 @@ import {
   type RetireOutcome,
   type RetireRefusal,
   type ScanEvidence,
+  type ServingKey,
 } from '../../../domain/model/retire-decision.js';
 import type { CliApp, CliFlags, RetireRequest } from './cli-app.js';
 import { SCAN_TIMEOUT_MS, scanProgress, splitEtcdFlags, str, withEtcdFlags } from './etcd-flags.js';
@@ -22,6 +24,8 @@ const EXIT_REFUSED = 3;
  * rotation (docs/operations.md#rotation-runbook).
  */
 const DEFAULT_MAX_AGE = '15m';
+/** As `kleidi status`'s default deadline, with room for a loaded node. */
+const STATUS_TIMEOUT_MS = 5_000;
 
 const HELP = `
 Retires an old key-encryption key version only when a usage scan of etcd (as
@@ -38,7 +42,9 @@ What the scan must be, even with --force: present, dated, not older than --max-s
 (its age counts from when it started), of every resource. A scan is a snapshot: an object
 written under the version after it was taken is not in it; only a version older than the
 current one can be retired, and the apiserver writes new objects under the current key_id
-only, once it has seen it (docs/adr/0023-retire-gated-by-a-fresh-scan.md).
+only, once it has seen it (docs/adr/0023-retire-gated-by-a-fresh-scan.md). --socket asks a
+running kleidi (repeat it for several) and refuses while it still reports the version, or an
+older one, as current; on several control-plane nodes check each with \`kleidi status\`.
 
 --force retires although the scan shows objects under the version, objects whose key_id it
 could not read, or no object under any of this backend's key_ids: that data becomes
@@ -82,13 +88,19 @@ export function registerRetire<C>(
         .argParser(durationArg)
         .default(DEFAULT_MAX_AGE),
     )
+    .addOption(
+      new Option(
+        '--socket <endpoint>',
+        "a running kleidi's socket (repeatable): refuse unless its current key id is newer than the version",
+      ).argParser((v: string, prev: string[] = []) => [...prev, v]),
+    )
     .option('--force', 'retire although the scan shows objects that may depend on the version (they are lost)')
     .addOption(outputOpt())
     .addHelpText('after', HELP)
     .action(async (version: number, flags: CliFlags) => {
       const f = chooseFace(str(flags.output), process.stdout, process.env);
       const { etcd, rest } = splitEtcdFlags(flags);
-      const { output: _o, scan: scanFile, maxScanAge, force, ...settings } = rest;
+      const { output: _o, scan: scanFile, maxScanAge, force, socket, ...settings } = rest;
       const file = str(scanFile);
       if ((file === undefined) === (etcd.etcd.servers.length === 0)) {
         process.stderr.write('kleidi retire: give either --etcd-servers (scan now) or --scan FILE (a saved scan)\n');
@@ -107,12 +119,21 @@ export function registerRetire<C>(
           return;
         }
       }
+      let serving: ServingKey[];
+      try {
+        serving = await servingKeys(Array.isArray(socket) ? socket.map(String) : []);
+      } catch (err) {
+        process.stderr.write(`kleidi retire: ${err instanceof Error ? err.message : String(err)}; nothing retired\n`);
+        exit(1);
+        return;
+      }
       const progress = scanProgress('retire');
       if (!scan.saved) scan = { saved: false, etcd: { ...scan.etcd, onProgress: progress.show } };
       const req: RetireRequest = {
         version,
         force: force === true,
         maxScanAgeMs: typeof maxScanAge === 'number' ? maxScanAge : (parseDuration(DEFAULT_MAX_AGE) ?? 0),
+        serving,
         scan,
       };
       let outcome: RetireOutcome;
@@ -124,6 +145,23 @@ export function registerRetire<C>(
       process.stdout.write(formatRetire(f, outcome, req, new Date()));
       exit(outcome.retired ? 0 : EXIT_REFUSED);
     });
+}
+
+/** Status of each plugin socket: the key_id its apiserver writes new objects under. */
+async function servingKeys(sockets: readonly string[]): Promise<ServingKey[]> {
+  if (sockets.length === 0) return [];
+  // Loaded only when asked, as for `kleidi status` (diagnostics.ts).
+  const { kmsClient } = await import('./kms-client.js');
+  const out: ServingKey[] = [];
+  for (const where of sockets) {
+    try {
+      const s = await kmsClient(where).client.status({}, { timeoutMs: STATUS_TIMEOUT_MS });
+      out.push({ where, keyId: s.keyId });
+    } catch (err) {
+      throw new Error(`${where}: ${ConnectError.from(err).message}`);
+    }
+  }
+  return out;
 }
 
 function durationArg(value: string): number {
@@ -166,8 +204,7 @@ function formatRetire(face: Face, o: RetireOutcome, req: RetireRequest, now: Dat
     ['action', o.retired.action],
     ['backup', o.retired.backup],
   ]);
-  for (const r of d.overridden)
-    out += `${paint(face, 'yellow', `  --force set aside: ${explain(r, target, false)}`)}\n`;
+  for (const r of d.overridden) out += `${paint(face, 'yellow', `  --force set aside: ${givenUp(r)}`)}\n`;
   return out;
 }
 
@@ -193,6 +230,10 @@ function explain(r: RetireRefusal, target: KeyVersionInfo | undefined, force: bo
       return 'it is already retired';
     case 'older-live':
       return `this backend retires versions oldest first: retire version ${r.versions.join(', ')} first`;
+    case 'plugin-behind':
+      return r.version === undefined
+        ? `the plugin at ${r.where} reports key_id ${r.keyId} as current, which this backend does not list: is it using another keyring?`
+        : `the plugin at ${r.where} still reports version ${r.version} (${r.keyId}) as current: its apiserver may write under it; wait until it has picked up the rotation (kleidi status)`;
     case 'no-scan':
       return 'there is no scan: nothing proves the version holds nothing';
     case 'scan-undated':
@@ -209,6 +250,18 @@ function explain(r: RetireRefusal, target: KeyVersionInfo | undefined, force: bo
       return `${r.count} objects could not be attributed to a key_id (${counts(r.resources)}); any may be under ${target?.keyId ?? 'the version'}${forceHint}`;
     case 'no-kleidi-data':
       return `the scan of ${r.scanned} objects under ${r.prefix} found none under any of this backend's key_ids: the wrong etcd or --etcd-prefix?${forceHint}`;
+  }
+}
+
+/** A refusal --force set aside, as what was given up. */
+function givenUp(r: RetireRefusal): string {
+  switch (r.kind) {
+    case 'objects-remaining':
+      return `${r.count} objects stored under ${r.keyId} (${counts(r.resources)}) can no longer be read`;
+    case 'unattributed':
+      return `${r.count} objects whose key_id the scan could not read (${counts(r.resources)}) may no longer be readable`;
+    default:
+      return explain(r, undefined, true);
   }
 }
 

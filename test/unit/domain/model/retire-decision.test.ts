@@ -94,6 +94,21 @@ describe('decideRetire: a version is retired only on a fresh, whole scan that sh
     expect(ask({ keys, version: 2, retireInOrder: true }).allowed).toBe(true);
   });
 
+  it('refuses while a running plugin reports the version, an older one or an unlisted key_id as current, even with --force', () => {
+    const serving = (keyId: string) => [{ where: '/run/kleidi/kms.sock', keyId }];
+    expect(ask({ serving: serving('local:v3:k3') }).allowed).toBe(true);
+    expect(ask({ version: 2, serving: serving('local:v3:k3') }).allowed).toBe(true);
+    expect(refusals({ version: 2, serving: serving('local:v2:k2'), force: true })).toEqual([
+      { kind: 'plugin-behind', where: '/run/kleidi/kms.sock', keyId: 'local:v2:k2', version: 2 },
+    ]);
+    expect(refusals({ version: 2, serving: serving('local:v1:k1') })).toEqual([
+      { kind: 'plugin-behind', where: '/run/kleidi/kms.sock', keyId: 'local:v1:k1', version: 1 },
+    ]);
+    expect(refusals({ serving: serving('local:v9:elsewhere') })).toEqual([
+      { kind: 'plugin-behind', where: '/run/kleidi/kms.sock', keyId: 'local:v9:elsewhere' },
+    ]);
+  });
+
   it('refuses while objects remain under the version, with their count per resource, whatever the provider name', () => {
     const s = scan({
       secrets: [kms(1, 700), kms(3, 20)],

@@ -109,6 +109,7 @@ describe('kleidi retire', () => {
       version: 1,
       force: false,
       maxScanAgeMs: 15 * MIN,
+      serving: [],
       scan: {
         saved: false,
         etcd: {
@@ -158,7 +159,9 @@ describe('kleidi retire', () => {
     expect(await runCli(argv('retire', '1', '--etcd-servers', 'http://h:1', '--force', '--output', 'text'), app)).toBe(
       0,
     );
-    expect(output.out()).toContain(`--force set aside: 700 objects are still stored under ${ids[0]}`);
+    expect(output.out()).toContain(
+      `--force set aside: 700 objects stored under ${ids[0]} (secrets 700) can no longer be read`,
+    );
     expect(await notes(admin)).toEqual(['retired', '', '']);
   });
 
@@ -214,6 +217,10 @@ describe('kleidi retire', () => {
         0,
       );
       expect(await runCli(argv('retire', 'one', '--etcd-servers', 'http://h:1'), app)).not.toBe(0);
+      const sock = join(tmp.dir, 'none.sock');
+      expect(await runCli(argv('retire', '1', '--etcd-servers', 'http://h:1', '--socket', sock), app)).toBe(1);
+      expect(output.err()).toContain(`kleidi retire: ${sock}: `);
+      expect(output.err()).toContain('; nothing retired');
       expect(seen).toEqual([]);
     } finally {
       await tmp.cleanup();
