@@ -39,7 +39,7 @@ async function checkBackend(config: Config, env: NodeJS.ProcessEnv, signal: Abor
         status: 'pass',
         detail: `${def.name} backend: ${keys.length} key version${keys.length === 1 ? '' : 's'} readable, current key_id ${current?.keyId ?? '(none)'}`,
       },
-      ...keys.filter((k) => k.note === 'staged').map((k) => stagedCheck(def.name, k)),
+      ...keys.filter((k) => k.note?.split('; ').includes('staged')).map((k) => stagedCheck(def.name, k)),
     ];
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -4,6 +4,7 @@ import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import type { ObjectHandle } from './pkcs11.gcm.js';
 import { kekKeyId, refusedMessage, type FoundKey, type KekEntry } from './pkcs11.keys.js';
+import { NO_MARKS, type Marks } from './pkcs11.marks.js';
 
 /** A key_id we have not seen triggers at most one token scan per this interval (flood guard). */
 const MISS_RESCAN_MS = 1_000;
@@ -16,13 +17,14 @@ const MISS_RESCAN_MS = 1_000;
  */
 export class KeyCatalog {
   private entries: readonly KekEntry[] = [];
+  private marks: Marks = NO_MARKS;
   private scanning: Promise<readonly KekEntry[]> | undefined;
   private scannedAt = Number.NEGATIVE_INFINITY;
   private readonly reported = new Set<string>();
 
   constructor(
     private readonly label: string,
-    private readonly list: (onSkip: (why: string) => void) => FoundKey[],
+    private readonly list: (onSkip: (why: string) => void) => { keys: FoundKey[]; marks: Marks },
     private readonly checkValue: (key: ObjectHandle) => Promise<string>,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -55,6 +57,11 @@ export class KeyCatalog {
     return (await this.scan()).find((e) => e.keyId === keyId);
   }
 
+  /** The lifecycle marks the last scan found (staged versions, retired keys). */
+  lastMarks(): Marks {
+    return this.marks;
+  }
+
   /** Forgets handles after the token said one of them is stale. */
   invalidate(): void {
     this.entries = [];
@@ -62,16 +69,19 @@ export class KeyCatalog {
   }
 
   private async rescan(): Promise<readonly KekEntry[]> {
-    const found = this.list((why) => this.reportOnce(why));
+    const { keys, marks } = this.list((why) => this.reportOnce(why));
     const entries = await Promise.all(
-      found.map(async (f) => {
+      keys.map(async (f): Promise<KekEntry> => {
         const kcv = await this.checkValue(f.handle);
         for (const w of f.warnings) this.reportOnce(`key '${this.label}' v${f.version}: ${w}`);
         if (f.refusal) this.reportOnce(refusedMessage(this.label, f.version, f.refusal));
-        return { ...f, kcv, keyId: kekKeyId(this.label, f.version, kcv) };
+        const keyId = kekKeyId(this.label, f.version, kcv);
+        const state = marks.retired.has(keyId) ? 'retired' : marks.staged.has(f.version) ? 'staged' : undefined;
+        return { ...f, kcv, keyId, ...(state ? { state } : {}) };
       }),
     );
     this.entries = entries.sort((a, b) => a.version - b.version);
+    this.marks = marks;
     this.scannedAt = this.clock.monotonic();
     return this.entries;
   }
@@ -84,7 +94,8 @@ export class KeyCatalog {
 }
 
 /**
- * The version new wraps use: the pinned one, else the highest. A version held
+ * The version new wraps use: the pinned one, else the highest that is neither
+ * staged nor retired (ADR 0021). A version held
  * by two objects with different check values (two nodes ran `kleidi init` on
  * one network HSM at once) is refused rather than guessed. A refused key
  * (pkcs11.keys.ts judgeKey) is reported, never skipped for an older version:
@@ -96,11 +107,20 @@ export function selectCurrent(entries: readonly KekEntry[], label: string, pinne
       `no key-encryption key labelled '${label}' on the token: run 'kleidi init' once, then give every node the same token (docs/backends/pkcs11.md)`,
     );
   }
-  const version = pinned ?? Math.max(...entries.map((e) => e.version));
+  const live = entries.filter((e) => e.state === undefined);
+  if (pinned === undefined && live.length === 0) {
+    throw new BackendMisconfiguredError(
+      `every key labelled '${label}' is staged or retired; promote the staged one (kleidi rotate --promote)`,
+    );
+  }
+  const version = pinned ?? Math.max(...live.map((e) => e.version));
   const candidates = distinct(entries.filter((e) => e.version === version));
   const first = candidates[0];
   if (first === undefined) {
     throw new BackendMisconfiguredError(`the pinned key version v${version} of '${label}' is not on the token`);
+  }
+  if (first.state === 'retired') {
+    throw new BackendMisconfiguredError(`the pinned key version v${version} of '${label}' is retired`);
   }
   if (candidates.length > 1) {
     throw new BackendMisconfiguredError(
@@ -117,9 +137,12 @@ export function describeVersions(entries: readonly KekEntry[], current: KekEntry
   return unique.map((e) => {
     const twins = unique.filter((o) => o.version === e.version).length;
     const isCurrent = e.keyId === current?.keyId;
+    // `retired` alone: the key serves nothing any more, whatever else could be said of it.
+    if (e.state === 'retired') return { keyId: e.keyId, version: e.version, current: false, note: 'retired' };
     const notes = [
+      ...(e.state === 'staged' ? ['staged'] : []),
       ...(e.refusal ? [`refused: ${e.refusal.why} (accepted only with pkcs11.${e.refusal.setting})`] : []),
-      ...(isCurrent || e.refusal ? [] : ['decrypt-only']),
+      ...(isCurrent || e.refusal || e.state ? [] : ['decrypt-only']),
       ...(twins > 1 ? [`ambiguous: ${twins} different keys carry v${e.version}`] : []),
       ...e.warnings,
       ...(e.notes ?? []),

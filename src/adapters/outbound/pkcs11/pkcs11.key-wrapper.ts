@@ -54,6 +54,7 @@ export class Pkcs11KeyWrapper implements KeyWrapper {
     return this.conn.call('wrap', signal, async (t, s) => {
       const kek = await t.catalog.find(version.keyId);
       if (!kek) throw new KeyUnusableError(`key ${version.keyId} is no longer on the token`);
+      if (kek.state === 'retired') throw retired(version.keyId);
       if (kek.refusal) throw new KeyUnusableError(refusedMessage(this.options.keyLabel, kek.version, kek.refusal));
       const nonce = gcmNonce();
       const aad = envelopeHeader(version.keyId, 'aes-256-gcm');
@@ -76,6 +77,7 @@ export class Pkcs11KeyWrapper implements KeyWrapper {
       // A node with different key material computes a different check value, so it lands
       // here with NOT_FOUND instead of failing the tag check (docs/adr/0004-pkcs11-key-versions.md).
       if (!kek) throw unknown(wrapped.keyId);
+      if (kek.state === 'retired') throw retired(wrapped.keyId);
       // SECURITY: data under a refused key stays unreadable until the operator accepts the risk.
       if (kek.refusal) throw new KeyUnusableError(refusedMessage(this.options.keyLabel, kek.version, kek.refusal));
       const aad = envelopeHeader(wrapped.keyId, 'aes-256-gcm');
@@ -101,6 +103,10 @@ function authFailure(t: LiveToken, err: unknown): unknown {
     return new MalformedCiphertextError('ciphertext failed authentication in the token', { cause: err });
   }
   return err;
+}
+
+function retired(keyId: KeyId): KeyUnusableError {
+  return new KeyUnusableError(`key_id ${keyId} was retired (marked retired on the token)`);
 }
 
 function unknown(keyId: KeyId): KeyVersionUnknownError {

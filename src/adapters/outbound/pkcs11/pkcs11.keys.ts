@@ -17,10 +17,12 @@ export interface KekEntry {
   readonly notes?: readonly string[];
   /** Why this key is not used at all; see judgeKey. */
   readonly refusal?: Refusal;
+  /** Two-phase rotation and retire, from the marks next to the keys (pkcs11.marks.ts). */
+  readonly state?: 'staged' | 'retired';
 }
 
 /** A key object with our label, before its check value is known. */
-export type FoundKey = Omit<KekEntry, 'keyId' | 'kcv'>;
+export type FoundKey = Omit<KekEntry, 'keyId' | 'kcv' | 'state'>;
 
 /** Which keys found on the token are used although their value can leave, or once could leave, the token. */
 export interface KeyPolicy {

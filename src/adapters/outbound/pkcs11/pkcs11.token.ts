@@ -7,6 +7,7 @@ import { KeyCatalog } from './pkcs11.catalog.js';
 import { ckrOf } from './pkcs11.errors.js';
 import { keyCheckValue } from './pkcs11.gcm.js';
 import { findKeks } from './pkcs11.keys.js';
+import { findMarks, NO_MARKS } from './pkcs11.marks.js';
 import { findSlot, slotId } from './pkcs11.module.js';
 import { describeToken, keyPolicy, type Pkcs11Options } from './pkcs11.options.js';
 import { SessionPool } from './pkcs11.session-pool.js';
@@ -51,7 +52,7 @@ export function openToken(
     // SoftHSM lists nothing (no error) once its token directory is gone; ask the token itself,
     // so a vanished token reads as unavailable instead of "no key, run kleidi init".
     if (found.length === 0) lib.C_GetTokenInfo(slot.handle);
-    return found;
+    return { keys: found, marks: found.length === 0 ? NO_MARKS : findMarks(anchor, options.keyLabel) };
   };
   // Scans are shared by concurrent callers, so check values run under their own deadline.
   const kcv = (key: Buffer) => {

@@ -53,3 +53,30 @@ export async function writeJsonFile(path: string, value: unknown, what: string):
 export function stampOfFile(path: string): Promise<string | undefined> {
   return fileStamp(path, { followLinks: false });
 }
+
+/**
+ * Writes a new file that must not exist yet (a backup): O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, so
+ * neither a planted link nor an existing file is ever written through; synced with its directory.
+ */
+export async function writeNewJsonFile(path: string, value: unknown, what: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    const d = await open(dirname(path), 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch (err) {
+    if (fh) {
+      await fh.close();
+      await unlink(path).catch(() => undefined);
+    }
+    throw new BackendMisconfiguredError(`cannot write the ${what} ${path}: ${errnoText(err)}`);
+  }
+}

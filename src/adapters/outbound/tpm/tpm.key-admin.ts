@@ -1,13 +1,17 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
 import { randomBytes } from 'node:crypto';
-import { BackendMisconfiguredError, BackendUnavailableError } from '../../../domain/model/errors.js';
+import {
+  BackendMisconfiguredError,
+  BackendUnavailableError,
+  InvalidRequestError,
+  KeyVersionUnknownError,
+} from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import { stampOfFile } from './tpm.files.js';
 import { tpmKeyId } from './tpm.key-id.js';
 import { toKmsError } from './tpm.kms-errors.js';
-import { readNodeKeys, writeNodeKeys, type NodeKeys, type NodeVersion } from './tpm.node-file.js';
+import { backupNodeKeys, readNodeKeys, writeNodeKeys, type NodeKeys, type NodeVersion } from './tpm.node-file.js';
 import type { TpmNode } from './tpm.node.js';
 import { readRing, writeRing, type RingVersion } from './tpm.ring-file.js';
 
@@ -32,11 +36,15 @@ function serialised<T>(key: string, job: () => Promise<T>): Promise<T> {
  * node and makes it current; keys lists this node's versions. Nothing here
  * returns key material. Across processes, a ring or node key file changed
  * by someone else between read and write makes the call fail instead of
- * overwriting it.
+ * overwriting it. Two-phase rotation uses the node key file's `current`
+ * (ADR 0021): a version above it is staged, which every kleidi, older ones
+ * too, already reads as "decrypts, not current" (the provisioning flow's
+ * `--current`); retire drops a version from this node's key file after a
+ * backup of the file.
  */
 export class TpmKeyAdmin implements KeyAdmin {
   readonly backend = 'tpm';
-  readonly staging = false;
+  readonly staging = true;
   readonly retireInOrder = false;
 
   constructor(
@@ -44,6 +52,7 @@ export class TpmKeyAdmin implements KeyAdmin {
     private readonly ringFile: string,
     private readonly node: TpmNode,
     private readonly release: () => Promise<void>,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async init(signal: AbortSignal): Promise<{ created: boolean; current: KeyVersion }> {
@@ -60,11 +69,26 @@ export class TpmKeyAdmin implements KeyAdmin {
     });
   }
 
-  async rotate(signal: AbortSignal): Promise<KeyVersion> {
+  rotate(signal: AbortSignal): Promise<KeyVersion> {
+    return this.add(signal, false);
+  }
+
+  /** Adds a version to the ring and to this node, not current until promoted. */
+  stage(signal: AbortSignal): Promise<KeyVersion> {
+    return this.add(signal, true);
+  }
+
+  private async add(signal: AbortSignal, staged: boolean): Promise<KeyVersion> {
     throwIfAborted(signal);
     return serialised(this.nodeFile, async () => {
       const existing = await readNodeKeys(this.nodeFile);
       if (!existing) throw new BackendMisconfiguredError('no TPM key for this node yet; run `kleidi init` first');
+      const pending = existing.keys.versions.find((v) => v.version > existing.keys.current);
+      if (pending) {
+        throw new InvalidRequestError(
+          `version ${pending.version} is staged; promote it first (kleidi rotate --promote ${pending.version})`,
+        );
+      }
       const ring = await readRing(this.ringFile);
       if (!ring?.versions.length) {
         throw new BackendMisconfiguredError(
@@ -81,7 +105,7 @@ export class TpmKeyAdmin implements KeyAdmin {
       await writeRing(this.ringFile, [...ring.versions, added]);
       const keys: NodeKeys = {
         ...existing.keys,
-        current: added.version,
+        current: staged ? existing.keys.current : added.version,
         versions: [...existing.keys.versions, imported as NodeVersion],
       };
       await this.writeUnchanged(this.nodeFile, existing.stamp, keys);
@@ -93,23 +117,48 @@ export class TpmKeyAdmin implements KeyAdmin {
     throwIfAborted(signal);
     const read = await readNodeKeys(this.nodeFile);
     if (!read) throw new BackendMisconfiguredError('no TPM key for this node yet; run `kleidi init` first');
-    return read.keys.versions.map((v) => ({
-      keyId: v.keyId,
-      version: v.version,
-      current: v.version === read.keys.current,
-    }));
+    const current = read.keys.current;
+    return read.keys.versions.map((v) => {
+      const note = v.version > current ? 'staged' : v.version < current ? 'decrypt-only' : undefined;
+      return { keyId: v.keyId, version: v.version, current: v.version === current, ...(note ? { note } : {}) };
+    });
   }
 
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
+  /** Makes the staged `version` current in this node's key file; the serving kleidi switches at its next refresh. */
+  async promote(version: number, signal: AbortSignal): Promise<KeyVersion> {
+    throwIfAborted(signal);
+    return serialised(this.nodeFile, async () => {
+      const existing = await this.readExisting();
+      const v = this.find(existing.keys, version);
+      if (v.version <= existing.keys.current) {
+        throw new InvalidRequestError(`version ${version} is not staged; nothing to promote`);
+      }
+      await this.writeUnchanged(this.nodeFile, existing.stamp, { ...existing.keys, current: version });
+      return { keyId: v.keyId, version };
+    });
   }
 
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  retire(): Promise<RetiredVersion> {
-    return Promise.reject(noRetire(this.backend));
+  /**
+   * Drops an old version's blobs from this node's key file, after writing the file as it was to a
+   * backup next to it. The ring file is not changed: it is the KEK's clear copy, kept offline.
+   */
+  async retire(version: number, signal: AbortSignal): Promise<RetiredVersion> {
+    throwIfAborted(signal);
+    return serialised(this.nodeFile, async () => {
+      const existing = await this.readExisting();
+      const v = this.find(existing.keys, version);
+      if (version === existing.keys.current) {
+        throw new InvalidRequestError(`version ${version} is current; rotate first, then retire the old version`);
+      }
+      if (version > existing.keys.current) {
+        throw new InvalidRequestError(`version ${version} is staged, not old: promote it or keep it`);
+      }
+      if ((await stampOfFile(this.nodeFile)) !== existing.stamp) throw concurrent(this.nodeFile);
+      const backup = await backupNodeKeys(this.nodeFile, existing.keys, version, this.now());
+      const versions = existing.keys.versions.filter((x) => x.version !== version);
+      await this.writeUnchanged(this.nodeFile, existing.stamp, { ...existing.keys, versions });
+      return { keyId: v.keyId, version, action: "removed from this node's TPM key file", backup };
+    });
   }
 
   close(): Promise<void> {
@@ -131,6 +180,18 @@ export class TpmKeyAdmin implements KeyAdmin {
     } catch (err) {
       throw toKmsError(err, 'importing the KEK ring into this TPM');
     }
+  }
+
+  private async readExisting(): Promise<{ keys: NodeKeys; stamp: string }> {
+    const existing = await readNodeKeys(this.nodeFile);
+    if (!existing) throw new BackendMisconfiguredError('no TPM key for this node yet; run `kleidi init` first');
+    return existing;
+  }
+
+  private find(keys: NodeKeys, version: number): NodeVersion {
+    const v = keys.versions.find((x) => x.version === version);
+    if (!v) throw new KeyVersionUnknownError(`this node's TPM key file holds no version ${version}`);
+    return v;
   }
 
   private async writeUnchanged(path: string, stamp: string | undefined, keys: NodeKeys): Promise<void> {

@@ -173,7 +173,9 @@ export class TpmKeyWrapper implements KeyWrapper {
       if (isWrongAuth(err) || isPcrPolicyFailure(error)) this.refused = { stamp: read.stamp, error };
       throw error;
     }
-    const keys = new Map(this.keys);
+    // Versions gone from the file (retired) are forgotten: only what the file holds stays usable.
+    const inFile = new Set<string>(read.keys.versions.map((v) => v.keyId));
+    const keys = new Map([...this.keys].filter(([keyId]) => inFile.has(keyId)));
     fresh.forEach((v, i) => {
       const kek = keks[i] as Buffer;
       if (tpmKeyId(v.version, kek) !== v.keyId) {

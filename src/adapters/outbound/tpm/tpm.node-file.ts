@@ -1,6 +1,6 @@
 import { BackendMisconfiguredError, InvalidRequestError } from '../../../domain/model/errors.js';
 import { parseKeyId, type KeyId } from '../../../domain/model/key-id.js';
-import { readJsonFile, writeJsonFile } from './tpm.files.js';
+import { readJsonFile, writeJsonFile, writeNewJsonFile } from './tpm.files.js';
 import { ascending, base64, positiveInt, record } from './tpm.json-shape.js';
 import { formatPcrSelection, parsePcrSelection, type PcrSelection } from './tpm.pcr.js';
 
@@ -74,20 +74,36 @@ export async function readNodeKeys(path: string): Promise<{ keys: NodeKeys; stam
 }
 
 export function writeNodeKeys(path: string, keys: NodeKeys): Promise<void> {
-  return writeJsonFile(
-    path,
-    {
-      format: FORMAT,
-      srkName: keys.srkName,
-      current: keys.current,
-      versions: keys.versions.map((v) => ({
-        version: v.version,
-        keyId: v.keyId,
-        public: v.public.toString('base64'),
-        private: v.private.toString('base64'),
-        ...(v.pcrs ? { pcrs: formatPcrSelection(v.pcrs) } : {}),
-      })),
-    },
-    WHAT,
-  );
+  return writeJsonFile(path, nodeKeysJson(keys), WHAT);
+}
+
+/**
+ * A copy of the node key file as it was before `kleidi retire` dropped `version`:
+ * `<file>.retire-v<N>-<UTC time>.bak`, returned. ADR 0021: its blobs open only in this
+ * node's TPM (same SRK, auth value and PCR values), so it can undo the retire here and
+ * nowhere else, and it exposes nothing without that TPM.
+ */
+export async function backupNodeKeys(path: string, keys: NodeKeys, version: number, now: Date): Promise<string> {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const backup = `${path}.retire-v${version}-${stamp}.bak`;
+  await writeNewJsonFile(backup, nodeKeysJson(keys), `${WHAT} backup`);
+  return backup;
+}
+
+function nodeKeysJson(keys: NodeKeys): unknown {
+  return {
+    format: FORMAT,
+    srkName: keys.srkName,
+    current: keys.current,
+    versions: keys.versions.map((v) => ({
+      version: v.version,
+      keyId: v.keyId,
+      public: v.public.toString('base64'),
+      private: v.private.toString('base64'),
+      ...(v.pcrs ? { pcrs: formatPcrSelection(v.pcrs) } : {}),
+    })),
+  };
 }
