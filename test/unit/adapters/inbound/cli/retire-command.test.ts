@@ -211,6 +211,16 @@ describe('kleidi retire', () => {
       expect(await runCli(argv('retire', '1', '--etcd-servers', 'http://h:1', '--scan', junk), app)).toBe(2);
       expect(await runCli(argv('retire', '1', '--scan', junk), app)).toBe(2);
       expect(output.err()).toContain(`${junk} is not a \`kleidi usage --output json\` report`);
+      const text = join(tmp.dir, 'scan.txt');
+      await writeFile(text, 'etcd /registry at revision 812: 6 objects in 1.2 s\n');
+      expect(await runCli(argv('retire', '1', '--scan', text), app)).toBe(2);
+      expect(output.err()).toContain(`${text} is not JSON; save a scan with \`kleidi usage --output json > ${text}\``);
+      // A KMSv2 cell without its key_id could hide objects under the version.
+      const blind = report([['local:v3:x', 4]]);
+      const cells = [{ kind: 'kms-v2', provider: 'kleidi', count: 4 }];
+      await writeFile(junk, JSON.stringify({ ...blind, resources: [{ resource: 'secrets', total: 4, cells }] }));
+      expect(await runCli(argv('retire', '1', '--scan', junk), app)).toBe(2);
+      expect(output.err()).toContain('a cell of resource "secrets" is not a count of objects');
       expect(await runCli(argv('retire', '1', '--scan', join(tmp.dir, 'none.json')), app)).toBe(2);
       expect(output.err()).toContain('cannot read the saved scan');
       expect(await runCli(argv('retire', '1', '--etcd-servers', 'http://h:1', '--max-scan-age', 'soon'), app)).not.toBe(
