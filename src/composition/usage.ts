@@ -1,6 +1,7 @@
 import type { UsageOutcome, UsageRequest } from '../adapters/inbound/cli/cli-app.js';
 import { EtcdStoredObjects } from '../adapters/outbound/etcd/etcd-source.js';
 import type { KeyVersionInfo } from '../domain/model/key-version.js';
+import type { UsageReport } from '../domain/model/usage.js';
 import { scanUsage } from '../domain/services/usage-scan.js';
 import { withKeyAdmin } from './admin.js';
 import type { Config } from './config/schema.js';
@@ -25,9 +26,19 @@ export async function runUsage(
       keysUnavailable = err instanceof Error ? err.message : String(err);
     }
   }
+  const report = await scanEtcd(req, versions, signal);
+  return keysUnavailable === undefined ? { report } : { report, keysUnavailable };
+}
+
+/** One read-only scan of the etcd `req` names (`kleidi usage`, and `kleidi retire`'s fresh scan). */
+export async function scanEtcd(
+  req: Omit<UsageRequest, 'withKeys'>,
+  versions: readonly KeyVersionInfo[] | undefined,
+  signal: AbortSignal,
+): Promise<UsageReport> {
   const source = new EtcdStoredObjects(req.etcd);
   try {
-    const report = await scanUsage(
+    return await scanUsage(
       source,
       {
         prefix: req.prefix,
@@ -37,10 +48,10 @@ export async function runUsage(
         versions,
         onProgress: req.onProgress,
         monotonic: () => performance.now(),
+        now: () => new Date(),
       },
       signal,
     );
-    return keysUnavailable === undefined ? { report } : { report, keysUnavailable };
   } finally {
     await source.close();
   }

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +22,13 @@ export interface UsageJson {
     readonly current?: boolean;
   }[];
   readonly unusedVersions: readonly { readonly version: number; readonly keyId: string; readonly current: boolean }[];
+}
+
+/** The fields of `kleidi retire --output json` the scenarios read (docs/operations.md). */
+export interface RetireJson {
+  readonly retired: boolean;
+  readonly action?: string;
+  readonly refusals?: readonly { readonly kind: string; readonly count?: number }[];
 }
 
 /**
@@ -122,6 +130,40 @@ export class KleidiNode {
       childEnv(this.env),
     );
     return { report: JSON.parse(out) as UsageJson, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+  }
+
+  /** `kleidi keys --output json`: version and key_id of every version the backend lists. */
+  async keys(): Promise<{ version: number; keyId: string; current: boolean }[]> {
+    const out = await run(
+      NODE,
+      [MAIN, 'keys', '--backend', this.backend, '--state-dir', this.stateDir, '--output', 'json'],
+      childEnv(this.env),
+    );
+    return (JSON.parse(out) as { keys: { version: number; keyId: string; current: boolean }[] }).keys;
+  }
+
+  /**
+   * `kleidi retire VERSION` as the runbook runs it on this node (a fresh scan of `etcdUrl`, this
+   * node's socket): its exit code (0 retired, 3 refused) and its JSON verdict.
+   */
+  retire(version: number, etcdUrl: string): Promise<{ code: number; verdict: RetireJson; stderr: string }> {
+    const args = [
+      MAIN,
+      'retire',
+      String(version),
+      ...['--backend', this.backend, '--state-dir', this.stateDir, '--socket', `unix://${this.socket}`],
+      ...['--etcd-servers', etcdUrl, '--output', 'json'],
+    ];
+    return new Promise((resolve, reject) =>
+      execFile(NODE, args, { cwd: REPO, env: childEnv(this.env), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        try {
+          resolve({ code, verdict: JSON.parse(stdout) as RetireJson, stderr });
+        } catch {
+          reject(new Error(`kleidi retire ${version} exited ${code} without a verdict:\n${stderr}${stdout}`));
+        }
+      }),
+    );
   }
 
   private async cli(command: 'init' | 'rotate'): Promise<void> {

@@ -27,7 +27,7 @@ import { printTable } from './report.js';
 import type { Scenario } from './scenario.js';
 import { apiserverRestart, kleidiRestart, writeRead } from './scenarios-basic.js';
 import { outageLong, outageShort, reload } from './scenarios-outage.js';
-import { ha, rewrite, rotation } from './scenarios-rotation.js';
+import { ha, retire, rewrite, rotation } from './scenarios-rotation.js';
 
 const SCENARIOS: readonly Scenario[] = [
   { name: 'write-read', run: writeRead },
@@ -36,6 +36,7 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'kleidi-sigkill-stale-socket', run: kleidiRestart('SIGKILL') },
   { name: 'rotation', run: rotation },
   { name: 'rewrite', run: rewrite },
+  { name: 'retire', run: retire },
   { name: 'ha-two-apiservers', run: ha },
   { name: 'outage-short-health', run: outageShort },
   { name: 'reload-switch-provider', run: reload },

@@ -1,7 +1,7 @@
 import type { ApiServer } from './apiserver.js';
 import { type Cluster, check, since, stored, storedAll } from './context.js';
 import type { KleidiNode, UsageJson } from './kleidi.js';
-import { listAll } from './kube.js';
+import { ensureNamespace, listAll } from './kube.js';
 import { checkStored, KINDS, readBack, tryWrite, writeBatch } from './ops.js';
 import { replace } from './kube.js';
 import { waitFor } from './process.js';
@@ -111,6 +111,54 @@ export async function rewrite(c: Cluster, f: Figures): Promise<void> {
         `kleidi usage does not list ${old} as holding nothing`,
       );
   }
+}
+
+/**
+ * The runbook's last step on the real control plane: after a rotation, `kleidi retire` of the
+ * previous version is refused while objects remain under it (its count equals etcd's), allowed
+ * once every object is rewritten, and every object still reads back through the apiserver.
+ */
+export async function retire(c: Cluster, f: Figures): Promise<void> {
+  await ensureNamespace(c.api);
+  await writeBatch(c, c.api, 'pre-retire', 3);
+  const prev = (await c.kleidi.status()).keyId;
+  const t0 = performance.now();
+  const next = await rotateAndWait(c.kleidi, [c.kleidi], f);
+  await firstWriteUnder(c, c.api, next, t0);
+  const versions = await c.kleidi.keys();
+  const version = versions.find((k) => k.keyId === prev)?.version;
+  check(version !== undefined, `kleidi keys does not list ${prev}`);
+  let under = 0;
+  for (const kind of KINDS) for (const o of (await storedAll(c.etcd, kind)).values()) if (o.keyId === prev) under++;
+  check(under > 0, `no object under ${prev} to hold the retire back`);
+
+  const refused = await c.kleidi.retire(version, c.etcd.url);
+  check(
+    refused.code === 3,
+    `retire ${version} with ${under} objects under it exited ${refused.code}: ${refused.stderr}`,
+  );
+  const remaining = refused.verdict.refusals?.find((r) => r.kind === 'objects-remaining');
+  check(remaining?.count === under, `retire counted ${remaining?.count} objects under ${prev}, etcd holds ${under}`);
+  f.retireRefusedWithObjects = under;
+  check(
+    (await c.kleidi.keys()).some((k) => k.keyId === prev),
+    `${prev} is gone although retire refused`,
+  );
+
+  for (const kind of KINDS) for (const obj of await listAll(c.api, kind)) await replace(c.api, kind, obj);
+  const t1 = performance.now();
+  const done = await c.kleidi.retire(version, c.etcd.url);
+  f.retireSeconds = since(t1);
+  check(
+    done.code === 0 && done.verdict.retired,
+    `retire ${version} after the rewrite exited ${done.code}: ${done.stderr}`,
+  );
+  f.retireAction = done.verdict.action ?? '';
+  f.objectsReadBackAfterRetire = await readBack(c, c.api);
+  const current = (await c.kleidi.keys()).find((k) => k.current);
+  check(current?.keyId === next, `current version is ${current?.keyId}, expected ${next}`);
+  const refusedCurrent = await c.kleidi.retire(current.version, c.etcd.url);
+  check(refusedCurrent.code === 3, `retire of the current version exited ${refusedCurrent.code}`);
 }
 
 /** Two apiservers with two kleidis on one etcd: each reads the other's writes, before and after a rotation. */

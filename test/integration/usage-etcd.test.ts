@@ -1,9 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makePki } from '../support/etcd-pki.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { tempDir } from '../support/kleidi-process.js';
 import { identityProtobuf, kmsV2Value, prefixedValue } from '../support/stored-values.js';
@@ -261,73 +261,3 @@ describe('kleidi usage on an etcd that requires TLS client certificates, as kube
     expect(wrongCa.stderr).toContain(`etcd at ${etcd.url} is unavailable`);
   }, 60_000);
 });
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl(1) from Debian. */
-async function makePki(dir: string) {
-  const p = (name: string) => join(dir, name);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  for (const ca of ['ca', 'other-ca']) {
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${ca}`,
-      '-keyout',
-      p(`${ca}.key`),
-      '-out',
-      p(`${ca}.crt`),
-    );
-  }
-  const leaf = (name: string, ext: string) => {
-    ssl(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      p(`${name}.key`),
-      '-out',
-      p(`${name}.csr`),
-    );
-    writeFileSync(p(`${name}.ext`), ext);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      p(`${name}.csr`),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      p(`${name}.ext`),
-      '-out',
-      p(`${name}.crt`),
-    );
-  };
-  leaf('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf('client', 'extendedKeyUsage=clientAuth\n');
-  for (const k of ['server.key', 'client.key']) await chmod(p(k), 0o600);
-  return {
-    ca: p('ca.crt'),
-    otherCa: p('other-ca.crt'),
-    server: p('server.crt'),
-    serverKey: p('server.key'),
-    client: p('client.crt'),
-    clientKey: p('client.key'),
-  };
-}

@@ -36,6 +36,13 @@ export interface KeyIdUsage {
 
 export interface UsageReport {
   readonly prefix: string;
+  /**
+   * ISO-8601 wall-clock time the scan started: no later than the snapshot the
+   * counts describe, so an age computed from it is never too young.
+   */
+  readonly scannedAt: string;
+  /** The resources the scan was restricted to (`--resources`); empty when it read every resource. */
+  readonly onlyResources: readonly string[];
   /** The etcd revision every count was read at. */
   readonly revision: number;
   readonly scanned: number;

@@ -15,6 +15,8 @@ export interface UsageScanOptions {
   /** Called after each page with the running count and the revision the scan reads at. */
   readonly onProgress?: (scanned: number, revision: number) => void;
   readonly monotonic: () => number;
+  /** Wall-clock time, for the report's `scannedAt`. */
+  readonly now: () => Date;
 }
 
 /**
@@ -28,6 +30,7 @@ export async function scanUsage(
   signal: AbortSignal,
 ): Promise<UsageReport> {
   const started = opts.monotonic();
+  const scannedAt = opts.now().toISOString();
   const wanted = new Set(opts.resources);
   const byResource = new Map<string, Map<string, { encoding: StoredEncoding; count: number }>>();
   let scanned = 0;
@@ -73,6 +76,8 @@ export async function scanUsage(
   const used = new Set([...keyIds.values()].map((k) => k.keyId));
   return {
     prefix: opts.prefix,
+    scannedAt,
+    onlyResources: [...opts.resources],
     revision,
     scanned,
     elapsedMs: Math.round(opts.monotonic() - started),

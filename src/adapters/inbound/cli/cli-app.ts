@@ -1,4 +1,5 @@
 import type { UsageReport } from '../../../domain/model/usage.js';
+import type { RetireOutcome, ScanEvidence, ServingKey } from '../../../domain/model/retire-decision.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
 import type { DoctorCheck } from './doctor/report.js';
 
@@ -78,6 +79,19 @@ export interface UsageOutcome {
   readonly keysUnavailable?: string;
 }
 
+/** `kleidi retire VERSION`: what to retire and the scan that is to prove nothing depends on it. */
+export interface RetireRequest {
+  readonly version: number;
+  readonly force: boolean;
+  readonly maxScanAgeMs: number;
+  /** The current key_id each plugin asked (`--socket`) reported in Status. */
+  readonly serving: readonly ServingKey[];
+  readonly scan: /** A fresh scan of every resource, with `kleidi usage`'s etcd settings. */
+    | { readonly saved: false; readonly etcd: Omit<UsageRequest, 'withKeys' | 'resources'> }
+    /** A saved `kleidi usage --output json` report, as read from `file`. */
+    | { readonly saved: true; readonly file: string; readonly report: ScanEvidence };
+}
+
 /**
  * What the composition root hands the CLI. The CLI parses the command line,
  * prints and picks exit codes; everything that needs wiring (validating the
@@ -102,6 +116,8 @@ export interface CliApp<C = unknown> {
   tpm(config: C): TpmProvisioning;
   /** `kleidi usage`: a read-only scan of etcd. */
   usage(config: C, req: UsageRequest, signal: AbortSignal): Promise<UsageOutcome>;
+  /** `kleidi retire VERSION`: retires it only when the scan shows nothing depends on it. */
+  retire(config: C, req: RetireRequest, signal: AbortSignal): Promise<RetireOutcome>;
   /** Version facts for `kleidi version`. */
   version(): Readonly<Record<string, string>>;
 }

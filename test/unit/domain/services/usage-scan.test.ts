@@ -24,7 +24,15 @@ function source(
 }
 
 const v = (version: number, keyId: string, current: boolean) => ({ version, keyId: keyId as KeyId, current });
-const opts = { prefix: '/registry', resources: [], pageSize: 2, maxKeysPerSecond: 1e9, monotonic: () => 0 };
+const NOW = new Date('2026-12-06T01:00:00.000Z');
+const opts = {
+  prefix: '/registry',
+  resources: [],
+  pageSize: 2,
+  maxKeysPerSecond: 1e9,
+  monotonic: () => 0,
+  now: () => NOW,
+};
 
 describe('scanUsage: which providers and key_ids the stored objects depend on', () => {
   const objects = [
@@ -46,6 +54,8 @@ describe('scanUsage: which providers and key_ids the stored objects depend on', 
       new AbortController().signal,
     );
     expect(r.revision).toBe(42);
+    expect(r.scannedAt).toBe('2026-12-06T01:00:00.000Z');
+    expect(r.onlyResources).toEqual([]);
     expect(r.scanned).toBe(7);
     expect(seen).toEqual([2, 4, 6, 7]);
     expect(r.resources).toEqual([
@@ -87,6 +97,7 @@ describe('scanUsage: which providers and key_ids the stored objects depend on', 
       ['/registry/example.com/widgets/', 42],
     ]);
     expect(r.scanned).toBe(2);
+    expect(r.onlyResources).toEqual(['configmaps', 'widgets.example.com']);
     expect(r.resources.map((x) => x.resource)).toEqual(['configmaps']);
     expect(r.keyIds).toEqual([{ provider: 'kleidi', keyId: 'local:v2:b', count: 1 }]);
     expect(r.unusedVersions).toEqual([]);

@@ -9,6 +9,8 @@ const argv = (...args: string[]) => ['node', 'kleidi', ...args];
 
 const REPORT: UsageReport = {
   prefix: '/registry',
+  scannedAt: '2026-12-06T01:00:00.000Z',
+  onlyResources: [],
   revision: 812,
   scanned: 6,
   elapsedMs: 1234,
@@ -45,6 +47,7 @@ function fakeApp(outcome: UsageOutcome) {
     tpm: () => {
       throw new Error('not wired');
     },
+    retire: notWired,
     usage: async (config, req) => {
       seen.push({ config, req });
       return outcome;
