@@ -5,6 +5,7 @@ import { backendNames, backends, DEFAULT_BACKEND } from './backends/index.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { doctorSubject } from './doctor.js';
 import type { Config } from './config/schema.js';
+import { runReencrypt } from './reencrypt.js';
 import { runServe } from './serve.js';
 import { tpmProvisioning } from './tpm-provisioning.js';
 import { runUsage } from './usage.js';
@@ -32,6 +33,7 @@ export function cliApp(env: NodeJS.ProcessEnv, registry: readonly BackendDefinit
     doctor: (config) => doctorSubject(config, env),
     tpm: (config) => tpmProvisioning(config),
     usage: (config, req, signal) => runUsage(config, env, req, signal),
+    reencrypt: (req, signal) => runReencrypt(env, req, signal),
     version: versionInfo,
   };
 }

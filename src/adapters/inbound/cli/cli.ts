@@ -5,6 +5,7 @@ import { runDecrypt, runEncrypt, runStatus } from './diagnostics.js';
 import { registerDoctor } from './doctor/command.js';
 import { chooseFace, type Face, keyValues } from './output.js';
 import { outputOpt, withConfigFlags } from './options.js';
+import { registerReencrypt } from './reencrypt-command.js';
 import { registerTpm } from './tpm-commands.js';
 import { registerUsage } from './usage-command.js';
 
@@ -91,6 +92,7 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
   );
   registerTpm(program, app, config, exit);
   registerUsage(program, app, config, backendHelp, exit);
+  registerReencrypt(program, app, config, backendHelp, exit);
   program
     .command('version')
     .description('print version information')

@@ -21,6 +21,7 @@ function fakeApp(overrides: Partial<CliApp<{ flags: Record<string, unknown> }>> 
       throw new Error('not wired');
     },
     usage: () => Promise.reject(new Error('not wired')),
+    reencrypt: () => Promise.reject(new Error('not wired')),
     version: () => ({ kleidi: '0.0.0-test' }),
     ...overrides,
   };

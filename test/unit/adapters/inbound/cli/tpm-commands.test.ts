@@ -21,6 +21,7 @@ function fakeApp(ops: Partial<TpmProvisioning>) {
     serve: notWired,
     withKeyAdmin: notWired,
     usage: notWired,
+    reencrypt: notWired,
     doctor: () => {
       throw new Error('not wired');
     },
