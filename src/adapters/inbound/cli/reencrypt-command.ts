@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   type KubeResource,
   parseKubeResource,
+  type ReencryptProgress,
   type ReencryptSummary,
   storedResourceName,
 } from '../../../domain/model/reencrypt.js';
@@ -106,13 +107,13 @@ under an old key_id. Without them the check is skipped; run \`kleidi usage\`.`,
       const resources = o.resources;
       const stop = new AbortController();
       const hard = new AbortController();
-      const timeout = setTimeout(() => hard.abort(new Error('reencrypt: run timed out')), RUN_TIMEOUT_MS);
+      const timeout = setTimeout(() => hard.abort(new Error('the run timed out')), RUN_TIMEOUT_MS);
       timeout.unref();
       const onSigint = (): void => {
         if (!stop.signal.aborted) {
           process.stderr.write('\nkleidi reencrypt: stopping after the object in flight (Ctrl-C again to abort now)\n');
           stop.abort();
-        } else hard.abort(new Error('reencrypt: aborted'));
+        } else hard.abort(new Error('aborted by a second Ctrl-C'));
       };
       process.on('SIGINT', onSigint);
       const progress = process.stderr.isTTY
@@ -121,6 +122,11 @@ under an old key_id. Without them the check is skipped; run \`kleidi usage\`.`,
             () => process.stderr.columns ?? 80,
           )
         : progressLines((s) => process.stderr.write(s));
+      let started = false;
+      const show = (p: ReencryptProgress): void => {
+        started = true;
+        progress.show(p);
+      };
       let summary: ReencryptSummary;
       try {
         summary = await app.reencrypt(
@@ -134,14 +140,20 @@ under an old key_id. Without them the check is skipped; run \`kleidi usage\`.`,
             statePath: o.state,
             checkpointEvery: o.checkpointEvery,
             stop: stop.signal,
-            onProgress: progress.show,
+            onProgress: show,
           },
           hard.signal,
         );
       } catch (err) {
         progress.done();
         const why = err instanceof Error ? err.message : String(err);
-        throw new Error(`reencrypt: ${why}\nprogress is saved in ${o.state}: run the same command again to resume`);
+        // Once objects were written, the checkpoint holds them: say so, and how to go on.
+        const resume =
+          started && !o.dryRun ? `\nprogress is saved in ${o.state}: run the same command again to resume` : '';
+        if (!hard.signal.aborted) throw new Error(`reencrypt: ${why}${resume}`);
+        process.stderr.write(`kleidi reencrypt: ${why}${resume}\n`);
+        exit(INTERRUPTED);
+        return;
       } finally {
         progress.done();
         process.off('SIGINT', onSigint);

@@ -60,7 +60,7 @@ const USAGE: UsageOutcome = {
   },
 };
 
-function fakeApp(summary: ReencryptSummary | Error) {
+function fakeApp(summary: ReencryptSummary | Error, progressFirst = true) {
   const seen: { reencrypt: ReencryptRequest[]; usage: { config: Config; req: UsageRequest }[] } = {
     reencrypt: [],
     usage: [],
@@ -84,7 +84,18 @@ function fakeApp(summary: ReencryptSummary | Error) {
     },
     reencrypt: async (req) => {
       seen.reencrypt.push(req);
-      if (summary instanceof Error) throw summary;
+      if (summary instanceof Error) {
+        if (progressFirst)
+          req.onProgress?.({
+            resource: 'secrets',
+            resourceIndex: 1,
+            resourceCount: 1,
+            position: 1,
+            handled: 1,
+            elapsedMs: 1,
+          });
+        throw summary;
+      }
       return summary;
     },
     version: () => ({}),
@@ -204,6 +215,10 @@ describe('kleidi reencrypt', () => {
     expect(output.err()).toContain(
       'kleidi: reencrypt: update secrets a/b: HTTP 403 Forbidden\nprogress is saved in /tmp/x.json: run the same command again to resume',
     );
+    const early = fakeApp(new Error('no kubeconfig: give --kubeconfig'), false);
+    expect(await runCli(argv('reencrypt', '--state', '/tmp/y.json'), early.app)).toBe(1);
+    expect(output.err()).toContain('kleidi: reencrypt: no kubeconfig: give --kubeconfig\n');
+    expect(output.err()).not.toContain('/tmp/y.json');
     const bad = fakeApp(SUMMARY);
     expect(await runCli(argv('reencrypt', '--resources', 'secrets,a/b'), bad.app)).toBe(1);
     expect(output.err()).toContain('"a/b" is not a resource name');
