@@ -57,9 +57,12 @@ module.exports = {
       name: 'yaml-only-in-composition-and-doctor',
       comment:
         "yaml reads kleidi's config file (src/composition) and, in `kleidi doctor`, the apiserver manifests and " +
-        'EncryptionConfiguration it inspects (src/adapters/inbound/cli/doctor/)',
+        'EncryptionConfiguration it inspects (src/adapters/inbound/cli/doctor/); `kleidi reencrypt` reads ' +
+        'kubeconfig files with it (src/adapters/outbound/kubernetes/, ADR 0019)',
       severity: 'error',
-      from: { pathNot: ['^src/composition/', '^src/adapters/inbound/cli/doctor/'] },
+      from: {
+        pathNot: ['^src/composition/', '^src/adapters/inbound/cli/doctor/', '^src/adapters/outbound/kubernetes/'],
+      },
       to: { path: 'node_modules/yaml/' },
     },
     {

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { doctorSubject } from './doctor.js';
 import type { Config } from './config/schema.js';
 import { runRetire } from './retire.js';
+import { runReencrypt } from './reencrypt.js';
 import { runServe } from './serve.js';
 import { tpmProvisioning } from './tpm-provisioning.js';
 import { runUsage } from './usage.js';
@@ -34,6 +35,7 @@ export function cliApp(env: NodeJS.ProcessEnv, registry: readonly BackendDefinit
     tpm: (config) => tpmProvisioning(config),
     usage: (config, req, signal) => runUsage(config, env, req, signal),
     retire: (config, req, signal) => runRetire(config, env, req, signal),
+    reencrypt: (req, signal) => runReencrypt(env, req, signal),
     version: versionInfo,
   };
 }

@@ -119,6 +119,28 @@ export class ApiServer {
     return this.child.stop('SIGTERM');
   }
 
+  /** A kubeconfig (0600) for this apiserver: its CA inline and the admin's bearer token, as kubectl reads it. */
+  async writeKubeconfig(path: string): Promise<void> {
+    if (!this.ca) throw new Error(`${this.name}: no serving certificate yet`);
+    const doc = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: this.name,
+          cluster: {
+            server: `https://127.0.0.1:${this.port}`,
+            'certificate-authority-data': this.ca.toString('base64'),
+          },
+        },
+      ],
+      users: [{ name: 'e2e-admin', user: { token: this.token } }],
+      contexts: [{ name: 'e2e', context: { cluster: this.name, user: 'e2e-admin' } }],
+      'current-context': 'e2e',
+    };
+    await writeFile(path, JSON.stringify(doc, null, 2), { mode: 0o600 });
+  }
+
   get running(): boolean {
     return this.child.running;
   }

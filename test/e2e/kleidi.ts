@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -164,6 +164,17 @@ export class KleidiNode {
         }
       }),
     );
+  }
+
+  /**
+   * A kleidi command as a child process on this node's configuration, its output piped (not a
+   * terminal), for a scenario that signals it while it runs (`kleidi reencrypt`).
+   */
+  spawnCli(command: string, args: readonly string[]): ChildProcess {
+    return spawn(NODE, [MAIN, command, ...['--backend', this.backend, '--state-dir', this.stateDir], ...args], {
+      env: childEnv(this.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   private async cli(command: 'init' | 'rotate'): Promise<void> {

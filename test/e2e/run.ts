@@ -27,6 +27,7 @@ import { printTable } from './report.js';
 import type { Scenario } from './scenario.js';
 import { apiserverRestart, kleidiRestart, writeRead } from './scenarios-basic.js';
 import { outageLong, outageShort, reload } from './scenarios-outage.js';
+import { reencryptResumed } from './scenarios-reencrypt.js';
 import { ha, retire, rewrite, rotation } from './scenarios-rotation.js';
 
 const SCENARIOS: readonly Scenario[] = [
@@ -36,6 +37,7 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'kleidi-sigkill-stale-socket', run: kleidiRestart('SIGKILL') },
   { name: 'rotation', run: rotation },
   { name: 'rewrite', run: rewrite },
+  { name: 'reencrypt', run: reencryptResumed },
   { name: 'retire', run: retire },
   { name: 'ha-two-apiservers', run: ha },
   { name: 'outage-short-health', run: outageShort },

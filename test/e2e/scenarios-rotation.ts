@@ -8,7 +8,7 @@ import { waitFor } from './process.js';
 import type { Figures } from './scenario.js';
 
 /** Rotates on `node`; resolves with the new key_id once `nodes` all report it in Status. */
-async function rotateAndWait(node: KleidiNode, nodes: readonly KleidiNode[], f: Figures): Promise<string> {
+export async function rotateAndWait(node: KleidiNode, nodes: readonly KleidiNode[], f: Figures): Promise<string> {
   const old = (await node.status()).keyId;
   const t0 = performance.now();
   await node.rotate();
@@ -29,7 +29,7 @@ async function rotateAndWait(node: KleidiNode, nodes: readonly KleidiNode[], f: 
 }
 
 /** Writes through `api` every second until a write is stored under `keyId`; seconds from `t0`. */
-async function firstWriteUnder(c: Cluster, api: ApiServer, keyId: string, t0: number): Promise<number> {
+export async function firstWriteUnder(c: Cluster, api: ApiServer, keyId: string, t0: number): Promise<number> {
   await waitFor(
     `${api.name}: a write under key_id ${keyId}`,
     async () => {

@@ -1,3 +1,4 @@
+import type { KubeResource, ReencryptProgress, ReencryptSummary } from '../../../domain/model/reencrypt.js';
 import type { UsageReport } from '../../../domain/model/usage.js';
 import type { RetireOutcome, ScanEvidence, ServingKey } from '../../../domain/model/retire-decision.js';
 import type { KeyAdmin } from '../../../ports/outbound/key-admin.port.js';
@@ -92,6 +93,24 @@ export interface RetireRequest {
     | { readonly saved: true; readonly file: string; readonly report: ScanEvidence };
 }
 
+/** `kleidi reencrypt` (ADR 0019): which cluster, which resources, how fast, where the checkpoint is. */
+export interface ReencryptRequest {
+  /** --kubeconfig; otherwise KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly resources: readonly KubeResource[];
+  readonly objectsPerSecond: number;
+  readonly pageSize: number;
+  readonly dryRun: boolean;
+  readonly restart: boolean;
+  /** The checkpoint file. */
+  readonly statePath: string;
+  readonly checkpointEvery: number;
+  /** Aborting it stops after the object in flight (SIGINT). */
+  readonly stop: AbortSignal;
+  readonly onProgress?: (p: ReencryptProgress) => void;
+}
+
 /**
  * What the composition root hands the CLI. The CLI parses the command line,
  * prints and picks exit codes; everything that needs wiring (validating the
@@ -118,6 +137,8 @@ export interface CliApp<C = unknown> {
   usage(config: C, req: UsageRequest, signal: AbortSignal): Promise<UsageOutcome>;
   /** `kleidi retire VERSION`: retires it only when the scan shows nothing depends on it. */
   retire(config: C, req: RetireRequest, signal: AbortSignal): Promise<RetireOutcome>;
+  /** `kleidi reencrypt`: every object of the resources read and written back through kube-apiserver. */
+  reencrypt(req: ReencryptRequest, signal: AbortSignal): Promise<ReencryptSummary>;
   /** Version facts for `kleidi version`. */
   version(): Readonly<Record<string, string>>;
 }

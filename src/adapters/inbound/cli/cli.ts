@@ -6,6 +6,7 @@ import { registerDoctor } from './doctor/command.js';
 import { chooseFace, type Face, keyValues } from './output.js';
 import { outputOpt, positiveIntArg, withConfigFlags } from './options.js';
 import { registerRetire } from './retire-command.js';
+import { registerReencrypt } from './reencrypt-command.js';
 import { registerTpm } from './tpm-commands.js';
 import { registerUsage } from './usage-command.js';
 
@@ -115,6 +116,7 @@ export function buildCli<C>(app: CliApp<C>, exit: (code: number) => void): Comma
   registerTpm(program, app, config, exit);
   registerUsage(program, app, config, backendHelp, exit);
   registerRetire(program, app, config, backendHelp, exit);
+  registerReencrypt(program, app, config, backendHelp, exit);
   program
     .command('version')
     .description('print version information')

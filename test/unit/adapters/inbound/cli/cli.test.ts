@@ -22,6 +22,7 @@ function fakeApp(overrides: Partial<CliApp<{ flags: Record<string, unknown> }>> 
     },
     usage: () => Promise.reject(new Error('not wired')),
     retire: () => Promise.reject(new Error('not wired')),
+    reencrypt: () => Promise.reject(new Error('not wired')),
     version: () => ({ kleidi: '0.0.0-test' }),
     ...overrides,
   };

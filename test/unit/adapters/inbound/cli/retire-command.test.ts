@@ -54,6 +54,7 @@ async function fakeApp(fresh: (ids: string[]) => ScanEvidence) {
     configure: (flags) => ({ ok: true, config: { flags } }),
     serve: notWired,
     withKeyAdmin: notWired,
+    reencrypt: notWired,
     doctor: () => {
       throw new Error('not wired');
     },

@@ -22,6 +22,7 @@ function fakeApp(ops: Partial<TpmProvisioning>) {
     withKeyAdmin: notWired,
     usage: notWired,
     retire: notWired,
+    reencrypt: notWired,
     doctor: () => {
       throw new Error('not wired');
     },

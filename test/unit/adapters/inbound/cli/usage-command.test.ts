@@ -40,6 +40,7 @@ function fakeApp(outcome: UsageOutcome) {
     defaultBackend: 'local',
     configure: (flags) => ({ ok: true, config: { flags } }),
     serve: notWired,
+    reencrypt: notWired,
     withKeyAdmin: notWired,
     doctor: () => {
       throw new Error('not wired');
