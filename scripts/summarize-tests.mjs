@@ -96,6 +96,14 @@ function count(file) {
       skipped: statuses.filter((s) => s.startsWith('skipped')).length,
     };
   }
+  if (r && typeof r === 'object' && Array.isArray(r.results) && 'wallSeconds' in r) {
+    // The end-to-end run (test/e2e/run.ts): one result per scenario, Kubernetes version and backend.
+    for (const x of r.results) {
+      if (!x.ok) failedNames.push(`e2e ${x.kubernetes} ${x.backend} > ${x.scenario}${why(x.error)}`);
+    }
+    const bad = r.results.filter((x) => !x.ok).length;
+    return { passed: r.results.length - bad, failed: r.results.length === 0 ? 1 : bad, skipped: 0 };
+  }
   note(`report ${file} is of no kind this script knows; counted as one failure`);
   return { passed: 0, failed: 1, skipped: 0 };
 }

@@ -25,9 +25,15 @@ trap 'rm -rf "$results"' EXIT
 mapfile -t tested < <(npm run --silent backends -- names --tested)
 mapfile -t tested_contracts < <(npm run --silent backends -- field testing.contract)
 
-step "prerequisites: the test servers of ${tested[*]}"
+# The end-to-end scenarios the full run includes (test/e2e/run.ts names them).
+E2E_IN_FULL_RUN=write-read,rotation,ha-two-phase-rotation,reencrypt,retire
+
+step "prerequisites: the test servers of ${tested[*]}, kube-apiserver and etcd"
 npm run --silent backends -- prepare
-bash scripts/setup-control-plane.sh --etcd >/dev/null # a real etcd for `kleidi usage` (test/integration/usage-etcd.test.ts)
+# etcd for `kleidi usage` and `kleidi retire` (test/integration/*-etcd.test.ts), and the newest
+# kube-apiserver for the end-to-end step: cached by version, 12-43 minutes to build cold (docs/testing.md).
+bash scripts/setup-control-plane.sh --etcd >/dev/null
+bash scripts/setup-control-plane.sh "$(bash scripts/setup-control-plane.sh --print | head -n 1)" >/dev/null
 
 step "type check";            npm run --silent typecheck
 step "architecture rules";    npm run --silent deps:check
@@ -62,6 +68,17 @@ matrix_rc=0
 node scripts/test-matrix.mjs --oldest-newest --report "$results/matrix.json" || matrix_rc=$?
 steps+=(--step "kubernetes minors (oldest, newest)=$matrix_rc:$results/matrix.json")
 
+# The key lifecycle on a real control plane (issue 19's runbook): rotation, two-phase rotation on two
+# apiservers, reencrypt interrupted and resumed, retire gated on a scan. The newest Kubernetes and the
+# local backend only, to stay inside CI's limit; `npm run test:e2e` runs every scenario on both
+# backends and on the oldest version too (docs/testing.md).
+newest="$(bash scripts/setup-control-plane.sh --print | head -n 1)"
+step "end to end on kube-apiserver $newest and etcd: the key lifecycle (local backend; npm run test:e2e runs it all)"
+e2e_rc=0
+node --experimental-transform-types --disable-warning=ExperimentalWarning --import ./test/support/ts-child-hooks.mjs \
+  test/e2e/run.ts --versions "$newest" --backends local --only "$E2E_IN_FULL_RUN" --out "$results/e2e.json" || e2e_rc=$?
+steps+=(--step "end to end ($newest, local)=$e2e_rc:$results/e2e.json")
+
 step "reliability: fuzzing, security checks, log scan"
 rel_rc=0
 node scripts/reliability.mjs --dist dist --out "$results/reliability" --append --rest \
@@ -75,7 +92,7 @@ node scripts/bench.mjs --quick || bench_rc=$?
 steps+=(--step "benchmark=$bench_rc:.cache/bench/quick.json")
 
 node_modules/.bin/node scripts/summarize-tests.mjs "${steps[@]}"
-if ((vitest_rc != 0 || backend_rc != 0 || matrix_rc != 0 || rel_rc != 0 || bench_rc != 0)); then
-  echo "test-all: failed (vitest $vitest_rc, backends $backend_rc, kubernetes minors $matrix_rc, reliability $rel_rc, bench $bench_rc)" >&2
+if ((vitest_rc != 0 || backend_rc != 0 || matrix_rc != 0 || e2e_rc != 0 || rel_rc != 0 || bench_rc != 0)); then
+  echo "test-all: failed (vitest $vitest_rc, backends $backend_rc, kubernetes minors $matrix_rc, end to end $e2e_rc, reliability $rel_rc, bench $bench_rc)" >&2
   exit 1
 fi

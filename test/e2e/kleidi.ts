@@ -177,6 +177,25 @@ export class KleidiNode {
     });
   }
 
+  /** `kleidi rotate --stage` on this node: the staged version (number and key_id). */
+  async stage(): Promise<{ version: number; keyId: string }> {
+    const out = await this.cliJson(['rotate', '--stage']);
+    return (JSON.parse(out) as { staged: { version: number; keyId: string } }).staged;
+  }
+
+  /** `kleidi rotate --promote VERSION` on this node. */
+  async promote(version: number): Promise<void> {
+    await this.cliJson(['rotate', '--promote', String(version)]);
+  }
+
+  private cliJson(args: readonly string[]): Promise<string> {
+    return run(
+      NODE,
+      [MAIN, ...args, '--backend', this.backend, '--state-dir', this.stateDir, '--output', 'json'],
+      childEnv(this.env),
+    );
+  }
+
   private async cli(command: 'init' | 'rotate'): Promise<void> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await run(NODE, [MAIN, command, '--backend', this.backend, '--state-dir', this.stateDir], childEnv(this.env));

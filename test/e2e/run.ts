@@ -29,6 +29,7 @@ import { apiserverRestart, kleidiRestart, writeRead } from './scenarios-basic.js
 import { outageLong, outageShort, reload } from './scenarios-outage.js';
 import { reencryptResumed } from './scenarios-reencrypt.js';
 import { ha, retire, rewrite, rotation } from './scenarios-rotation.js';
+import { haTwoPhase } from './scenarios-two-phase.js';
 
 const SCENARIOS: readonly Scenario[] = [
   { name: 'write-read', run: writeRead },
@@ -40,6 +41,7 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'reencrypt', run: reencryptResumed },
   { name: 'retire', run: retire },
   { name: 'ha-two-apiservers', run: ha },
+  { name: 'ha-two-phase-rotation', run: haTwoPhase },
   { name: 'outage-short-health', run: outageShort },
   { name: 'reload-switch-provider', run: reload },
   { name: 'outage-long', run: outageLong, slow: true },

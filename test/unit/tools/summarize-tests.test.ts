@@ -124,6 +124,31 @@ describe('scripts/summarize-tests.mjs: the closing count includes every step tha
     expect(r.stderr).not.toContain('line 3');
   });
 
+  it('counts the end-to-end scenarios and names a failed one with its error', async () => {
+    const e2e = await report('e2e.json', {
+      wallSeconds: 300,
+      setupSeconds: 1,
+      quick: false,
+      results: [
+        { scenario: 'write-read', kubernetes: '1.37.2', backend: 'local', ok: true, seconds: 4, figures: {} },
+        {
+          scenario: 'retire',
+          kubernetes: '1.37.2',
+          backend: 'local',
+          ok: false,
+          seconds: 9,
+          figures: {},
+          error: 'retire 1 exited 1\n    at stack',
+        },
+      ],
+    });
+    const empty = await report('e2e-empty.json', { wallSeconds: 1, setupSeconds: 1, quick: true, results: [] });
+    const r = summarize('--step', `end to end=1:${e2e}`, '--step', `no scenario ran=1:${empty}`);
+    expect(r.line).toBe('kleidi: 1 passed, 2 failed');
+    expect(r.stderr).toContain('failed: e2e 1.37.2 local > retire\n    retire 1 exited 1');
+    expect(r.stderr).not.toContain('at stack');
+  });
+
   it('counts a step that exited non-zero although its reports show no failure', async () => {
     const bench = await report('quick.json', benchReport({ local: 'ok', pkcs11: 'ok' }));
     const campaign = await report('rest.json', vitestReport([{ status: 'passed', tests: ['passed'] }]));
