@@ -18,8 +18,8 @@ export interface LifecycleStore {
 
 const brief = (v: KeyVersion) => ({ keyId: v.keyId, version: v.version });
 
-/** Whether the backend can retire a version at all (KeyAdmin.retiring: absent means it can). */
-const retires = (a: KeyAdmin) => a.retiring !== false;
+/** Whether the backend can retire a version at all. */
+const retires = (a: KeyAdmin) => a.retiring;
 
 /** Either typed refusal a backend may give for a version that no longer unwraps. */
 function isGone(e: unknown): boolean {

@@ -67,10 +67,10 @@ export interface KeyAdmin {
   /** Whether `stage` and `promote` are supported (two-phase rotation). */
   readonly staging: boolean;
   /**
-   * Whether `retire` is supported; absent means it is. False only where the store itself has no
-   * way to retire one version (Delinea remote mode; docs/adr/0022-retiring-server-held-versions.md).
+   * Whether `retire` is supported. False only where the store itself has no way to retire one
+   * version (Delinea remote mode; docs/adr/0022-retiring-server-held-versions.md).
    */
-  readonly retiring?: boolean;
+  readonly retiring: boolean;
   /** Whether versions can only be retired oldest first. */
   readonly retireInOrder: boolean;
   /** Two-phase rotation, phase 1: adds a version every node can unwrap with, not yet current. */

@@ -37,6 +37,7 @@ const DISCARD_AFTER_DAYS = 7;
 export class AwsKmsKeyAdmin implements KeyAdmin {
   readonly backend = 'aws';
   readonly staging = false;
+  readonly retiring = true;
   readonly retireInOrder = false;
 
   constructor(

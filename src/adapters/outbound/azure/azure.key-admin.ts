@@ -50,6 +50,7 @@ async function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
 export class AzureKeyAdmin implements KeyAdmin {
   readonly backend = 'azure';
   readonly staging = false;
+  readonly retiring = true;
   readonly retireInOrder = false;
 
   constructor(

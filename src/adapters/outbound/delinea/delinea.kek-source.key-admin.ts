@@ -37,6 +37,7 @@ const WRITE_ATTEMPTS = 4;
 export class KekSourceKeyAdmin implements KeyAdmin {
   readonly backend = 'delinea';
   readonly staging = false;
+  readonly retiring = true;
   readonly retireInOrder = false;
 
   constructor(

@@ -29,6 +29,7 @@ const rotations = new Map<string, Promise<unknown>>();
 export class GcpKmsKeyAdmin implements KeyAdmin {
   readonly backend = 'gcp';
   readonly staging = false;
+  readonly retiring = true;
   readonly retireInOrder = false;
   private readonly name: string;
 

@@ -24,6 +24,7 @@ import { gcmOpen, gcmSeal } from '../shared/aes-gcm.js';
 export class InMemoryKeyWrapper implements KeyWrapper, KeyAdmin {
   readonly backend = 'in-memory';
   readonly staging = true;
+  readonly retiring = true;
   readonly retireInOrder = false;
   private readonly keys = new Map<string, Slot>();
   private current: KeyVersion | undefined;

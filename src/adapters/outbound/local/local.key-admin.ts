@@ -26,6 +26,7 @@ import { localKeyVersion } from './local.key-id.js';
 export class LocalKeyAdmin implements KeyAdmin {
   readonly backend = 'local';
   readonly staging = true;
+  readonly retiring = true;
   readonly retireInOrder = false;
   private readonly actor: KeyringActor;
   private readonly now: () => Date;

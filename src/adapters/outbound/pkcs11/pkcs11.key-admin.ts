@@ -43,6 +43,7 @@ const changing = new WeakMap<Pkcs11Connection, Promise<unknown>>();
 export class Pkcs11KeyAdmin implements KeyAdmin {
   readonly backend = 'pkcs11';
   readonly staging = true;
+  readonly retiring = true;
   readonly retireInOrder = false;
 
   private constructor(

@@ -45,6 +45,7 @@ function serialised<T>(key: string, job: () => Promise<T>): Promise<T> {
 export class TpmKeyAdmin implements KeyAdmin {
   readonly backend = 'tpm';
   readonly staging = true;
+  readonly retiring = true;
   readonly retireInOrder = false;
 
   constructor(

@@ -24,6 +24,7 @@ const NEW_KEY_TYPE = 'aes256-gcm96';
 export class VaultTransitKeyAdmin implements KeyAdmin {
   readonly backend = 'vault';
   readonly staging = false;
+  readonly retiring = true;
   readonly retireInOrder = true;
 
   constructor(
