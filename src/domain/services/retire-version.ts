@@ -1,3 +1,4 @@
+import { OperationUnsupportedError } from '../model/errors.js';
 import type { KeyVersionInfo } from '../model/key-version.js';
 import {
   decideRetire,
@@ -26,6 +27,12 @@ export interface RetireRun {
  * backend to retire. The backend guards its own invariants again.
  */
 export async function retireVersion(admin: KeyAdmin, run: RetireRun, signal: AbortSignal): Promise<RetireOutcome> {
+  // A store that cannot retire one version (Delinea remote) says so before a scan costs minutes.
+  if (!admin.retiring) {
+    throw new OperationUnsupportedError(
+      `the ${admin.backend} backend cannot retire one key version (docs/backends/${admin.backend}.md)`,
+    );
+  }
   const keys = await admin.list(signal);
   const q = { keys, version: run.version, retireInOrder: admin.retireInOrder, serving: run.serving ?? [] };
   const early = keyRefusals(q);

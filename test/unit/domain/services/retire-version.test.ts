@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryKeyWrapper } from '#src/adapters/outbound/in-memory/in-memory.key-wrapper.js';
-import { KeyUnusableError } from '#src/domain/model/errors.js';
+import { KeyUnusableError, OperationUnsupportedError } from '#src/domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo } from '#src/domain/model/key-version.js';
 import { retireVersion, type RetireRun } from '#src/domain/services/retire-version.js';
 import { scanUsage } from '#src/domain/services/usage-scan.js';
@@ -126,6 +126,17 @@ describe('retireVersion with the in-memory reference KeyAdmin', () => {
     expect(out.decision).toMatchObject({ allowed: false, refusals: [{ kind: 'scan-too-old', ageMs: 16 * MIN }] });
     expect(out.retired).toBeUndefined();
     expect(brief(await c.admin.list(aSignal()))[0]).toEqual([1, false, undefined]);
+  });
+
+  it('a backend that cannot retire one version is refused before any scan, with --force too', async () => {
+    const c = await cluster(0);
+    // The in-memory reference as a store without retire (Delinea remote's answer).
+    const unable = Object.assign(Object.create(c.admin) as InMemoryKeyWrapper, { retiring: false });
+    await expect(retireVersion(unable, c.run({ force: true }), aSignal())).rejects.toBeInstanceOf(
+      OperationUnsupportedError,
+    );
+    expect(c.scans()).toBe(0);
+    expect((await c.admin.list(aSignal())).map((k) => k.note)).not.toContain('retired');
   });
 
   it('a failing scan fails the run before anything is retired', async () => {
