@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
 import type { ApiServer } from './apiserver.js';
 import { type Cluster, check, since, stored, storedAll } from './context.js';
 import type { KleidiNode, UsageJson } from './kleidi.js';
@@ -114,9 +116,11 @@ export async function rewrite(c: Cluster, f: Figures): Promise<void> {
 }
 
 /**
- * The runbook's last step on the real control plane: after a rotation, `kleidi retire` of the
- * previous version is refused while objects remain under it (its count equals etcd's), allowed
- * once every object is rewritten, and every object still reads back through the apiserver.
+ * The rotation runbook end to end on the real control plane (docs/operations.md): `kleidi rotate`,
+ * wait until the apiserver writes under the new key_id, `kleidi retire` of the previous version
+ * refused while objects remain under it (its count equals etcd's), `kleidi reencrypt`,
+ * `kleidi usage` showing nothing under the old key_id (its counts equal etcd's), `kleidi retire`
+ * allowed, and every object still readable through the apiserver.
  */
 export async function retire(c: Cluster, f: Figures): Promise<void> {
   await ensureNamespace(c.api);
@@ -145,7 +149,20 @@ export async function retire(c: Cluster, f: Figures): Promise<void> {
     `${prev} is gone although retire refused`,
   );
 
-  for (const kind of KINDS) for (const obj of await listAll(c.api, kind)) await replace(c.api, kind, obj);
+  // The runbook's rewrite and check (docs/operations.md steps 7 and 8): kleidi reencrypt, then
+  // kleidi usage shows nothing left under the old key_id.
+  const kubeconfig = join(c.dir, 'retire.kubeconfig');
+  await c.api.writeKubeconfig(kubeconfig);
+  const reencrypt = c.kleidi.spawnCli('reencrypt', [
+    ...['--kubeconfig', kubeconfig, '--resources', KINDS.join(','), '--state', join(c.dir, 'retire.state.json')],
+    ...['--rate', '5000', '--output', 'json'],
+  ]);
+  reencrypt.stdout?.resume();
+  reencrypt.stderr?.resume();
+  const [code] = (await once(reencrypt, 'exit')) as [number | null];
+  check(code === 0, `kleidi reencrypt exited ${code}`);
+  const afterRewrite = await usageMatchesEtcd(c, f, 'afterReencrypt');
+  check(!afterRewrite.keyIds.some((k) => k.keyId === prev), `kleidi usage still shows objects under ${prev}`);
   const t1 = performance.now();
   const done = await c.kleidi.retire(version, c.etcd.url);
   f.retireSeconds = since(t1);
