@@ -10,7 +10,7 @@ import { firstWriteUnder, rotateAndWait } from './scenarios-rotation.js';
 import type { Figures } from './scenario.js';
 
 /** Objects of each kind the scenario writes under the old key before the rotation. */
-const PER_KIND = 400;
+const PER_KIND = 1000;
 /** --checkpoint-every: the most a SIGKILL may make the next run rewrite again. */
 const EVERY = 25;
 
