@@ -1,4 +1,4 @@
-import { noStaging } from '../shared/admin-refusals.js';
+import { refuseStaging } from '../shared/admin-refusals.js';
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import {
   BackendMisconfiguredError,
@@ -39,6 +39,8 @@ export class AwsKmsKeyAdmin implements KeyAdmin {
   readonly staging = false;
   readonly retiring = true;
   readonly retireInOrder = false;
+  readonly stage = refuseStaging(this);
+  readonly promote = refuseStaging(this);
 
   constructor(
     private readonly api: KmsApi,
@@ -122,14 +124,6 @@ export class AwsKmsKeyAdmin implements KeyAdmin {
     const out: KeyVersionInfo[] = [];
     for (const meta of keys) out.push(...(await this.entries(meta, meta.Arn === current?.Arn, signal)));
     return out;
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { noStaging } from '../shared/admin-refusals.js';
+import { refuseStaging } from '../shared/admin-refusals.js';
 import type { KeyProperties, KeyVaultKey } from '@azure/keyvault-keys';
 import {
   BackendMisconfiguredError,
@@ -52,6 +52,8 @@ export class AzureKeyAdmin implements KeyAdmin {
   readonly staging = false;
   readonly retiring = true;
   readonly retireInOrder = false;
+  readonly stage = refuseStaging(this);
+  readonly promote = refuseStaging(this);
 
   constructor(
     private readonly api: VaultApi,
@@ -132,14 +134,6 @@ export class AzureKeyAdmin implements KeyAdmin {
       ].filter((n): n is string => n !== undefined);
       return { ...v, current, ...(notes.length ? { note: notes.join(', ') } : {}) };
     });
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
   }
 
   /**

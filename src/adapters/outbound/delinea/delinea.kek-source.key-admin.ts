@@ -1,4 +1,4 @@
-import { noStaging } from '../shared/admin-refusals.js';
+import { refuseStaging } from '../shared/admin-refusals.js';
 import {
   BackendMisconfiguredError,
   BackendUnavailableError,
@@ -39,6 +39,8 @@ export class KekSourceKeyAdmin implements KeyAdmin {
   readonly staging = false;
   readonly retiring = true;
   readonly retireInOrder = false;
+  readonly stage = refuseStaging(this);
+  readonly promote = refuseStaging(this);
 
   constructor(
     private readonly api: DelineaApi,
@@ -107,14 +109,6 @@ export class KekSourceKeyAdmin implements KeyAdmin {
     rows.sort((a, b) => a.version - b.version);
     const last = rows.at(-1);
     return rows.map((r) => (r === last ? { ...r, current: true } : r));
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
   }
 
   /**

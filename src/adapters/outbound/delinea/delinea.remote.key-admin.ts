@@ -1,4 +1,4 @@
-import { noRetire, noStaging } from '../shared/admin-refusals.js';
+import { noRetire, refuseStaging } from '../shared/admin-refusals.js';
 import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import type { KeyVersion, KeyVersionInfo, RetiredVersion } from '../../../domain/model/key-version.js';
 import { throwIfAborted } from '../../../domain/services/abortable.js';
@@ -22,6 +22,8 @@ export class RemoteKeyAdmin implements KeyAdmin {
   /** DSV auto keys have no per-version state: only the whole key can be deleted (see retire). */
   readonly retiring = false;
   readonly retireInOrder = false;
+  readonly stage = refuseStaging(this);
+  readonly promote = refuseStaging(this);
 
   constructor(
     private readonly api: DelineaApi,
@@ -74,14 +76,6 @@ export class RemoteKeyAdmin implements KeyAdmin {
       ...scopedKeyVersion(this.scope, i + 1, undefined),
       current: i + 1 === current.version,
     }));
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { noStaging } from '../shared/admin-refusals.js';
+import { refuseStaging } from '../shared/admin-refusals.js';
 import {
   BackendMisconfiguredError,
   InvalidRequestError,
@@ -31,6 +31,8 @@ export class GcpKmsKeyAdmin implements KeyAdmin {
   readonly staging = false;
   readonly retiring = true;
   readonly retireInOrder = false;
+  readonly stage = refuseStaging(this);
+  readonly promote = refuseStaging(this);
   private readonly name: string;
 
   constructor(
@@ -102,14 +104,6 @@ export class GcpKmsKeyAdmin implements KeyAdmin {
         return { ...versionOf(v), current, ...(note ? { note } : {}) };
       })
       .sort((a, b) => a.version - b.version);
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { noStaging } from '../shared/admin-refusals.js';
+import { refuseStaging } from '../shared/admin-refusals.js';
 import {
   BackendMisconfiguredError,
   BackendUnavailableError,
@@ -26,6 +26,8 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
   readonly staging = false;
   readonly retiring = true;
   readonly retireInOrder = true;
+  readonly stage = refuseStaging(this);
+  readonly promote = refuseStaging(this);
 
   constructor(
     private readonly api: TransitApi,
@@ -88,14 +90,6 @@ export class VaultTransitKeyAdmin implements KeyAdmin {
         const current = n === info.latestVersion;
         return { ...v, current, ...(current ? {} : { note: 'decrypt-only' }) };
       });
-  }
-
-  stage(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
-  }
-
-  promote(): Promise<KeyVersion> {
-    return Promise.reject(noStaging(this.backend));
   }
 
   /**
