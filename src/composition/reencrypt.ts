@@ -10,9 +10,11 @@ import { reencrypt } from '../domain/services/reencrypt.js';
  * Retry bounds of `kleidi reencrypt` (ADR 0019). Eight attempts with backoff
  * from 0.5 s doubling to 30 s ride out an apiserver restart (about a minute);
  * a 409 means someone else is writing the object right now, five reads in a
- * row is enough to say it keeps changing; a list expires only when etcd
- * compacts under it (every 5 minutes by default, kube-apiserver's
- * --etcd-compaction-interval), so three restarts in one resource mean something else is wrong.
+ * row is enough to say it keeps changing; a list expires when etcd compacts
+ * under it (every 5 minutes by default, kube-apiserver's
+ * --etcd-compaction-interval), which a paced run over a large resource meets
+ * again and again; three restarts in a row with no object done in between
+ * mean something else is wrong.
  */
 const RETRY = { conflictAttempts: 5, retryAttempts: 8, backoff: { baseMs: 500, maxMs: 30_000 }, listRestarts: 3 };
 

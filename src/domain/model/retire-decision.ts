@@ -86,13 +86,11 @@ export type RetireRefusalKind = RetireRefusal['kind'];
  * What `--force` may override: the objects the scan shows might depend on the
  * version, which the operator can see and accept to lose. Never the key's
  * state (the backend refuses those anyway) nor whether the scan is proof at
- * all (missing, undated, too old, from the future, partial).
+ * all (missing, undated, too old, from the future, partial, or of a store
+ * holding nothing under any of the backend's key_ids: the wrong etcd or
+ * prefix, where every other check passes trivially).
  */
-export const FORCE_OVERRIDES: ReadonlySet<RetireRefusalKind> = new Set([
-  'objects-remaining',
-  'unattributed',
-  'no-kleidi-data',
-]);
+export const FORCE_OVERRIDES: ReadonlySet<RetireRefusalKind> = new Set(['objects-remaining', 'unattributed']);
 
 export type RetireDecision =
   /** `overridden`: the refusals `--force` set aside (empty without --force). */
@@ -129,11 +127,11 @@ export function keyRefusals(
   const target = q.keys.find((k) => k.version === q.version);
   if (target === undefined) return [{ kind: 'unknown-version' }];
   if (target.current) return [{ kind: 'current' }];
-  if (target.note === 'staged') return [{ kind: 'staged' }];
-  if (target.note === 'retired') return [{ kind: 'retired' }];
+  if (hasNote(target, 'staged')) return [{ kind: 'staged' }];
+  if (hasNote(target, 'retired')) return [{ kind: 'retired' }];
   const out: RetireRefusal[] = [];
   if (q.retireInOrder) {
-    const older = q.keys.filter((k) => k.version < target.version && k.note !== 'retired').map((k) => k.version);
+    const older = q.keys.filter((k) => k.version < target.version && !hasNote(k, 'retired')).map((k) => k.version);
     if (older.length > 0) out.push({ kind: 'older-live', versions: older });
   }
   for (const s of q.serving ?? []) {
@@ -182,3 +180,11 @@ function scanRefusals(q: RetireQuestion, target: KeyVersionInfo | undefined): Re
 }
 
 const sum = (xs: readonly ResourceCount[]): number => xs.reduce((n, x) => n + x.count, 0);
+
+/**
+ * Whether a listed version carries `note` among its notes: a backend may join several with "; "
+ * (pkcs11: "staged; ambiguous …"), so the text is split, never compared whole.
+ */
+function hasNote(k: KeyVersionInfo, note: string): boolean {
+  return k.note?.split('; ').includes(note) ?? false;
+}

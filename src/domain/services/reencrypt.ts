@@ -33,7 +33,7 @@ export interface ReencryptOptions {
   readonly retryAttempts: number;
   /** Backoff after the n-th such failure: base·2ⁿ⁻¹ up to max, unless Retry-After says otherwise. */
   readonly backoff: { readonly baseMs: number; readonly maxMs: number };
-  /** Lists restarted after 410 Expired, per resource, before giving up. */
+  /** Lists restarted after 410 Expired in a row with no object done in between, before giving up. */
   readonly listRestarts: number;
   /** Aborting it stops gracefully: the object in flight is finished, the checkpoint saved. */
   readonly stop: AbortSignal;
@@ -101,6 +101,8 @@ export async function reencrypt(
       let position = 0;
       let token: string | undefined;
       let previous: string | undefined;
+      let idleRestarts = 0;
+      let handledAtRestart = handled;
       const report = (): void =>
         opts.onProgress?.({
           resource: resource.name,
@@ -124,9 +126,16 @@ export async function reencrypt(
         } catch (err) {
           if (!(err instanceof KubeApiError && err.failure === 'expired' && token !== undefined)) throw err;
           // The continue token outlived etcd's compaction: list again from the start; what is
-          // done (p.after) is skipped by name, so nothing is rewritten twice.
-          if (++t.listRestarts > opts.listRestarts)
-            throw new ReencryptError(`list ${resource.name}: continue token expired ${t.listRestarts} times in a row`);
+          // done (p.after) is skipped by name, so nothing is rewritten twice. A paced run over a
+          // large resource meets a compaction every few minutes, so only restarts that made no
+          // progress in between count towards giving up.
+          t.listRestarts++;
+          idleRestarts = handled > handledAtRestart ? 1 : idleRestarts + 1;
+          handledAtRestart = handled;
+          if (idleRestarts > opts.listRestarts)
+            throw new ReencryptError(
+              `list ${resource.name}: continue token expired ${idleRestarts} times in a row without progress`,
+            );
           token = undefined;
           previous = undefined;
           position = 0;

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { ScanEvidence } from '../../../domain/model/retire-decision.js';
 import type { KeyIdUsage, UsageCell } from '../../../domain/model/usage.js';
@@ -20,15 +21,28 @@ export class SavedScanError extends Error {}
 /**
  * Reads `kleidi usage --output json` from `file` for `kleidi retire --scan`.
  * Only the shape is checked here; whether the scan is proof (its time, its
- * scope) is the retire decision's. The report is not secret: a plain read.
+ * scope) is the retire decision's. SECURITY: the report is not secret, but it
+ * is the evidence that lets a key be retired, so it is trusted like a CA file
+ * (adapters/outbound/shared/secret-file.ts, readTrustedFile): opened without
+ * following a link, and on that descriptor a regular file that neither group
+ * nor others may write, owned by the caller or root.
  */
 export async function readSavedScan(file: string): Promise<ScanEvidence> {
   let text: string;
   try {
-    const fh = await open(file, 'r');
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      const { size } = await fh.stat();
-      if (size > MAX_BYTES) throw new SavedScanError(`${file} is ${size} bytes, larger than any usage report`);
+      const st = await fh.stat();
+      if (!st.isFile()) throw new SavedScanError(`${file} is not a regular file`);
+      if ((st.mode & 0o022) !== 0) {
+        const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+        throw new SavedScanError(`${file} has mode ${mode}; a scan others may write proves nothing (chmod go-w)`);
+      }
+      const uid = process.geteuid?.() ?? st.uid;
+      if (st.uid !== uid && st.uid !== 0) {
+        throw new SavedScanError(`${file} belongs to uid ${st.uid}, neither you (uid ${uid}) nor root`);
+      }
+      if (st.size > MAX_BYTES) throw new SavedScanError(`${file} is ${st.size} bytes, larger than any usage report`);
       text = await fh.readFile('utf8');
     } finally {
       await fh.close();

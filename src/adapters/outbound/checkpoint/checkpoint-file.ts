@@ -26,6 +26,15 @@ export class CheckpointFile implements CheckpointStore {
       try {
         const st = await fh.stat();
         if (!st.isFile() || st.size > MAX_BYTES) throw new Error(`state file ${this.location} is not a checkpoint`);
+        // A checkpoint decides what is skipped: one planted by someone else ("done") would make a
+        // run skip every object and report success. Only the caller's own file (or root's) counts.
+        const uid = process.geteuid?.() ?? st.uid;
+        if ((st.mode & 0o022) !== 0 || (st.uid !== uid && st.uid !== 0)) {
+          throw new Error(
+            `state file ${this.location} is not yours alone (owner uid ${st.uid}, mode ` +
+              `${(st.mode & 0o777).toString(8).padStart(4, '0')}); remove it, or pass --restart`,
+          );
+        }
         text = await fh.readFile('utf8');
       } finally {
         await fh.close();

@@ -57,7 +57,6 @@ export class KubeApiClient implements KubeObjectStore {
             keepAlive: true,
             maxSockets: 2,
             ...(conn.ca === undefined ? {} : { ca: conn.ca }),
-            rejectUnauthorized: !conn.insecureSkipTlsVerify,
             // A client certificate (from the kubeconfig or an exec plugin) is bound to the pool.
             ...(credential.cert !== undefined && credential.key !== undefined
               ? { cert: credential.cert, key: credential.key }

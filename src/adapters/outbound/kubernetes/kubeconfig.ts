@@ -10,7 +10,6 @@ export interface KubeConnection {
   readonly server: URL;
   /** PEM; absent: the system's roots. */
   readonly ca?: string;
-  readonly insecureSkipTlsVerify: boolean;
   readonly tlsServerName?: string;
   /** Where the settings came from, for messages: a kubeconfig path and context, or "in-cluster". */
   readonly source: string;
@@ -142,11 +141,25 @@ async function fromKubeconfig(
     };
   };
   const exec = u.exec === undefined ? undefined : record(u.exec);
+  const url = serverUrl(server, source);
+  // SECURITY: reencrypt reads and writes every Secret, so it must know it talks to the apiserver.
+  if (c['insecure-skip-tls-verify'] === true)
+    throw new KubeConfigError(
+      `${source}: insecure-skip-tls-verify is refused: kleidi reencrypt reads every Secret, so it verifies ` +
+        "the apiserver's certificate; give the cluster's certificate-authority(-data)",
+    );
+  const credentials = ['token', 'tokenFile', 'password', 'client-key', 'client-key-data', 'exec'].some(
+    (k) => u[k] !== undefined,
+  );
+  if (url.protocol === 'http:' && (credentials || !LOOPBACK.has(url.hostname)))
+    throw new KubeConfigError(
+      `${source}: plain http is allowed only to a loopback address without credentials (kubectl proxy); ` +
+        `${url.host} over http would expose ${credentials ? 'the credentials and ' : ''}every Secret`,
+    );
   let cached: Credential | undefined;
   return {
-    server: serverUrl(server, source),
+    server: url,
     ...(ca === undefined ? {} : { ca }),
-    insecureSkipTlsVerify: c['insecure-skip-tls-verify'] === true,
     ...(str(c['tls-server-name']) ? { tlsServerName: str(c['tls-server-name']) } : {}),
     source,
     async credential(fresh) {
@@ -164,7 +177,6 @@ function inCluster(env: NodeJS.ProcessEnv): Promise<KubeConnection> {
   return readTrustedFile(join(SA_DIR, 'ca.crt'), 'service-account CA').then((ca) => ({
     server: serverUrl(url, 'in-cluster'),
     ca,
-    insecureSkipTlsVerify: false,
     source: 'in-cluster service account',
     // The kubelet rotates the projected token (hourly by default): read it again after a 401.
     credential: async () => ({ token: (await readTrustedFile(join(SA_DIR, 'token'), 'service-account token')).trim() }),
@@ -240,6 +252,9 @@ function serverUrl(server: string, source: string): URL {
     throw new KubeConfigError(`${source}: server ${server} is neither https nor http`);
   return url;
 }
+
+/** Hosts plain http may reach (URL.hostname keeps an IPv6 address in brackets). */
+const LOOPBACK: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const abs = (p: string, dir: string): string => (isAbsolute(p) ? p : join(dir, p));
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

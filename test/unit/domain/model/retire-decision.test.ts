@@ -83,6 +83,9 @@ describe('decideRetire: a version is retired only on a fresh, whole scan that sh
       const keys = [key(1, { note: 'retired' }), key(2, { current: true }), key(3, { note: 'staged' })];
       expect(refusals({ keys, version: 3, force })[0]).toEqual({ kind: 'staged' });
       expect(refusals({ keys, version: 1, force })).toEqual([{ kind: 'retired' }]);
+      // pkcs11 joins several notes with "; ": the state is found among them.
+      const joined = [key(1), key(2, { current: true }), key(3, { note: 'staged; 2 objects share this version' })];
+      expect(refusals({ keys: joined, version: 3, force })[0]).toEqual({ kind: 'staged' });
     }
     expect(ask({ version: 9 })).not.toHaveProperty('target');
     expect(ask({ version: 3 })).toMatchObject({ allowed: false, target: KEYS[2] });
@@ -188,13 +191,16 @@ describe('decideRetire: a version is retired only on a fresh, whole scan that sh
     expect(ask({ scan: s, force: true })).toMatchObject({ allowed: true, overridden: [expected] });
   });
 
-  it('refuses a scan that saw nothing under any of the backend key_ids (the wrong etcd or prefix); --force accepts it', () => {
+  it('refuses a scan that saw nothing under any of the backend key_ids (the wrong etcd or prefix), even with --force', () => {
     const elsewhere = scan(
       { secrets: [{ kind: 'identity', count: 3 }, kms(7, 2, 'vault')] },
       { prefix: '/kubernetes' },
     );
     expect(refusals({ scan: elsewhere })).toEqual([{ kind: 'no-kleidi-data', scanned: 5, prefix: '/kubernetes' }]);
-    expect(ask({ scan: elsewhere, force: true }).allowed).toBe(true);
+    expect(ask({ scan: elsewhere, force: true })).toMatchObject({
+      allowed: false,
+      refusals: [{ kind: 'no-kleidi-data' }],
+    });
     expect(refusals({ scan: scan({}) })).toEqual([{ kind: 'no-kleidi-data', scanned: 0, prefix: '/registry' }]);
   });
 

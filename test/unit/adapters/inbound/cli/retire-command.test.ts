@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
@@ -196,6 +196,28 @@ describe('kleidi retire', () => {
       );
       expect(JSON.parse(output.out().slice(mark))).toMatchObject({ retired: true, scanFile: file });
       expect(await notes(admin)).toEqual(['', 'retired', '']);
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  it('refuses a saved scan others may write, or reached through a link: it is the evidence that allows a retire', async () => {
+    const { app, ids, admin } = await fakeApp(() => {
+      throw new Error('no fresh scan expected');
+    });
+    const tmp = await tempDir('kleidi-retire-cli-');
+    try {
+      const file = join(tmp.dir, 'scan.json');
+      await writeFile(file, JSON.stringify(report([[ids[2]!, 9]], MIN)));
+      await chmod(file, 0o666);
+      expect(await runCli(argv('retire', '1', '--scan', file, '--output', 'json'), app)).toBe(2);
+      expect(output.err()).toMatch(/has mode 0666; a scan others may write proves nothing/);
+      await chmod(file, 0o644);
+      const link = join(tmp.dir, 'link.json');
+      await symlink(file, link);
+      expect(await runCli(argv('retire', '1', '--scan', link, '--output', 'json'), app)).toBe(2);
+      expect(output.err()).toMatch(/cannot read the saved scan .*link\.json/);
+      expect(await notes(admin)).toEqual(['', '', '']);
     } finally {
       await tmp.cleanup();
     }

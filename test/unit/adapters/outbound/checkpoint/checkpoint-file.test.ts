@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,19 @@ describe('CheckpointFile: the reencrypt state file', () => {
       );
     }
     await expect(new CheckpointFile(dir).load()).rejects.toThrow(`state file ${dir} is not a checkpoint`);
+  });
+
+  it('refuses a checkpoint others may write or another user owns: it decides what is skipped', async () => {
+    const path = join(dir, 'state.json');
+    await writeFile(path, JSON.stringify({ ...cp, complete: false }), { mode: 0o600 });
+    await chmod(path, 0o666);
+    await expect(new CheckpointFile(path).load()).rejects.toThrow(
+      `state file ${path} is not yours alone (owner uid ${process.geteuid?.()}, mode 0666); remove it, or pass --restart`,
+    );
+    await chmod(path, 0o600);
+    if (process.geteuid?.() !== 0) return; // giving the file to another user takes root (CI runs as root)
+    await chown(path, 12345, 12345);
+    await expect(new CheckpointFile(path).load()).rejects.toThrow(/is not yours alone \(owner uid 12345, mode 0600\)/);
   });
 
   it('says which file it cannot write', async () => {

@@ -35,7 +35,6 @@ async function apiserver(handler: Handler): Promise<{ conn: KubeConnection; seen
   let n = 0;
   const conn: KubeConnection = {
     server: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    insecureSkipTlsVerify: false,
     source: 'test',
     credential: async () => ({ token: `t${++n}` }),
   };

@@ -43,7 +43,7 @@ describe("resolveKubeConnection: kubectl's loading rules", () => {
 
   it('$KUBECONFIG: files merged, the first to name a cluster, user or current-context wins', async () => {
     const a = await file('a', {
-      clusters: [{ name: 'c2', cluster: { server: 'https://a:6443', 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name: 'c2', cluster: { server: 'https://a:6443', 'tls-server-name': 'a.example' } }],
       users: [
         {
           name: 'u2',
@@ -61,10 +61,37 @@ describe("resolveKubeConnection: kubectl's loading rules", () => {
     );
     const c = await resolveKubeConnection({ env: { KUBECONFIG: `${a}:${join(dir, 'absent')}:${b}` } });
     expect(c.server.host).toBe('a:6443');
-    expect(c.insecureSkipTlsVerify).toBe(true);
+    expect(c.tlsServerName).toBe('a.example');
     expect(await c.credential(false)).toEqual({ cert: 'CERT', key: 'KEY' });
     const one = await resolveKubeConnection({ context: 'one', env: { KUBECONFIG: `${a}:${b}` } });
     expect(one.server.host).toBe('10.0.0.1:6443');
+  });
+
+  it('refuses insecure-skip-tls-verify, and plain http except to a loopback address without credentials', async () => {
+    const insecure = await file(
+      'insecure',
+      config({
+        clusters: [{ name: 'c1', cluster: { server: 'https://10.0.0.1:6443', 'insecure-skip-tls-verify': true } }],
+      }),
+    );
+    await expect(resolveKubeConnection({ kubeconfig: insecure, env: {} })).rejects.toThrow(
+      /insecure-skip-tls-verify is refused/,
+    );
+    const clear = await file(
+      'clear',
+      config({ clusters: [{ name: 'c1', cluster: { server: 'http://10.0.0.1:8080' } }] }),
+    );
+    await expect(resolveKubeConnection({ kubeconfig: clear, env: {} })).rejects.toThrow(
+      /plain http is allowed only to a loopback address without credentials .* expose the credentials and every Secret/,
+    );
+    const proxy = await file(
+      'proxy',
+      config({
+        clusters: [{ name: 'c1', cluster: { server: 'http://127.0.0.1:8001' } }],
+        users: [{ name: 'u1', user: {} }],
+      }),
+    );
+    expect((await resolveKubeConnection({ kubeconfig: proxy, env: {} })).server.href).toBe('http://127.0.0.1:8001/');
   });
 
   it('an exec plugin: run without a shell, told it is not interactive; asked again after a 401', async () => {
