@@ -1,4 +1,4 @@
-import { OperationUnsupportedError } from '../model/errors.js';
+import { InvalidRequestError, OperationUnsupportedError } from '../model/errors.js';
 import type { KeyVersionInfo } from '../model/key-version.js';
 import {
   decideRetire,
@@ -43,6 +43,15 @@ export async function retireVersion(admin: KeyAdmin, run: RetireRun, signal: Abo
   const scan = await run.scan(keys);
   const decision = decideRetire({ ...q, scan, now: run.now(), maxScanAgeMs: run.maxScanAgeMs, force: run.force });
   if (!decision.allowed) return { backend: admin.backend, decision, scan };
+  // The scan may have run for minutes: the version must still be the key the scan cleared (a
+  // keyring or token copied in meanwhile could hold another key under the same number).
+  const now = (await admin.list(signal)).find((k) => k.version === run.version);
+  if (now?.keyId !== decision.target.keyId) {
+    throw new InvalidRequestError(
+      `version ${run.version} changed during the scan (was ${decision.target.keyId}, now ${now?.keyId ?? 'gone'}); ` +
+        'nothing retired: run kleidi retire again',
+    );
+  }
   const retired = await admin.retire(run.version, signal);
   return { backend: admin.backend, decision, scan, retired };
 }

@@ -139,6 +139,30 @@ describe('retireVersion with the in-memory reference KeyAdmin', () => {
     expect((await c.admin.list(aSignal())).map((k) => k.note)).not.toContain('retired');
   });
 
+  it('retires nothing when the version changed under it during the scan (a keyring copied in meanwhile)', async () => {
+    const c = await cluster(0);
+    let swapped: KeyVersionInfo[] | undefined;
+    const admin = Object.assign(Object.create(c.admin) as InMemoryKeyWrapper, {
+      list: async (signal: AbortSignal) => swapped ?? c.admin.list(signal),
+    });
+    const run = c.run();
+    const scanning = run.scan;
+    const r = retireVersion(
+      admin,
+      {
+        ...run,
+        scan: async (keys) => {
+          const report = await scanning(keys);
+          swapped = keys.map((k) => (k.version === 1 ? { ...k, keyId: 'in-memory:other:v1' as typeof k.keyId } : k));
+          return report;
+        },
+      },
+      aSignal(),
+    );
+    await expect(r).rejects.toThrow(/version 1 changed during the scan .* nothing retired/);
+    expect((await c.admin.list(aSignal())).map((k) => k.note)).not.toContain('retired');
+  });
+
   it('a failing scan fails the run before anything is retired', async () => {
     const c = await cluster(0);
     const boom = c.run({ scan: () => Promise.reject(new Error('etcd at http://127.0.0.1:1 is unavailable')) });
