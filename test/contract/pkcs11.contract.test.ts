@@ -8,26 +8,28 @@ import { keyWrapperContract } from './key-wrapper.contract.js';
 
 const clock = systemClock;
 
-keyWrapperContract({
-  name: 'pkcs11 on SoftHSM2',
-  async setup() {
-    const fx = await softHsmFixture({ label: 'contract' });
-    const log = recordingLogger();
-    const options = fx.options();
-    const admin = await Pkcs11KeyAdmin.open(options, log, clock);
-    await admin.init(aSignal());
-    const wrapper = await Pkcs11KeyWrapper.open(options, log, clock);
-    return {
-      wrapper,
-      rotate: async () => void (await admin.rotate(aSignal())),
-      teardown: async () => {
-        await wrapper.close();
-        await admin.close();
-        await fx.cleanup();
-      },
-    };
-  },
-});
+// Both places a token call can run (docs/adr/0024).
+for (const tokenCalls of ['thread-pool', 'event-loop'] as const)
+  keyWrapperContract({
+    name: `pkcs11 on SoftHSM2 (${tokenCalls})`,
+    async setup() {
+      const fx = await softHsmFixture({ label: 'contract' });
+      const log = recordingLogger();
+      const options = fx.options({ tokenCalls });
+      const admin = await Pkcs11KeyAdmin.open(options, log, clock);
+      await admin.init(aSignal());
+      const wrapper = await Pkcs11KeyWrapper.open(options, log, clock);
+      return {
+        wrapper,
+        rotate: async () => void (await admin.rotate(aSignal())),
+        teardown: async () => {
+          await wrapper.close();
+          await admin.close();
+          await fx.cleanup();
+        },
+      };
+    },
+  });
 
 keyAdminContract({
   name: 'pkcs11 on SoftHSM2',

@@ -21,13 +21,14 @@ const logins = vi.spyOn(nativeProto, 'C_Login');
 const realClock = systemClock;
 const manualClock = () => new FakeClock(Date.now());
 
-describe('pkcs11 adapter recovery on SoftHSM2', () => {
+// Both places a token call can run (docs/adr/0024): the same recovery either way.
+describe.each(['thread-pool', 'event-loop'] as const)('pkcs11 adapter recovery on SoftHSM2 (%s)', (tokenCalls) => {
   let fx: SoftHsmFixture;
   const log = recordingLogger();
   // Closed after each test even when it fails, so one failure does not cascade into the next.
   const opened: Pkcs11KeyWrapper[] = [];
   const openWrapper = async (clock: Clock) => {
-    const w = await Pkcs11KeyWrapper.open(fx.options(), log, clock);
+    const w = await Pkcs11KeyWrapper.open(fx.options({ tokenCalls }), log, clock);
     opened.push(w);
     return w;
   };
@@ -68,7 +69,7 @@ describe('pkcs11 adapter recovery on SoftHSM2', () => {
 
   it('refuses a PIN file readable by group or others before any login', async () => {
     await chmod(fx.pinFile, 0o644);
-    const opening = Pkcs11KeyWrapper.open(fx.options(), log, realClock);
+    const opening = Pkcs11KeyWrapper.open(fx.options({ tokenCalls }), log, realClock);
     await expect(opening).rejects.toBeInstanceOf(BackendMisconfiguredError);
     await expect(opening).rejects.toThrow(/has mode 0644; .*chmod 600/);
     expect(logins).not.toHaveBeenCalled();

@@ -99,6 +99,7 @@ async function layout(dir: string, label: string, pin: string): Promise<SoftHsmF
         pin: { file: pinFile },
         keyLabel: 'kleidi-kek',
         sessionPoolSize: 4,
+        tokenCalls: 'thread-pool',
         callTimeoutMs: 10_000,
         reconnectMinMs: 50,
         reconnectMaxMs: 200,

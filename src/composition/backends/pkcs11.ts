@@ -68,6 +68,10 @@ export const Pkcs11ConfigSchema = z
       .max(64)
       .default(PKCS11_DEFAULTS.sessionPoolSize)
       .meta({ description: 'Crypto sessions, one operation each; keep it at most UV_THREADPOOL_SIZE (4).' }),
+    tokenCalls: z.enum(['thread-pool', 'event-loop']).default(PKCS11_DEFAULTS.tokenCalls).meta({
+      description:
+        'Where C_Encrypt/C_Decrypt run: thread-pool (default, any token) or event-loop (local tokens such as SoftHSM2 only: a slow token then blocks every call).',
+    }),
     callTimeoutMs: positiveInt()
       .max(60_000)
       .default(PKCS11_DEFAULTS.callTimeoutMs)
@@ -113,6 +117,7 @@ export function pkcs11Options(c: Pkcs11Config, env: BackendContext['env']): Pkcs
     allowExtractableKeysInsecure: c.allowExtractableKeysInsecure,
     allowPreviouslyExposedKeys: c.allowPreviouslyExposedKeys,
     sessionPoolSize: c.sessionPoolSize,
+    tokenCalls: c.tokenCalls,
     callTimeoutMs: c.callTimeoutMs,
     reconnectMinMs: c.reconnectMinMs,
     reconnectMaxMs: c.reconnectMaxMs,

@@ -58,7 +58,9 @@ export class Pkcs11KeyWrapper implements KeyWrapper {
       if (kek.refusal) throw new KeyUnusableError(refusedMessage(this.options.keyLabel, kek.version, kek.refusal));
       const nonce = gcmNonce();
       const aad = envelopeHeader(version.keyId, 'aes-256-gcm');
-      const sealed = await t.pool.use(s, (session) => gcmEncrypt(t.lib, session, kek.handle, nonce, aad, seed));
+      const sealed = await t.pool.use(s, (session) =>
+        gcmEncrypt(t.lib, session, kek.handle, nonce, aad, seed, t.calls),
+      );
       return { keyId: version.keyId, payload: { scheme: 'aes-256-gcm', nonce: new Uint8Array(nonce), sealed } };
     });
   }
@@ -82,7 +84,7 @@ export class Pkcs11KeyWrapper implements KeyWrapper {
       if (kek.refusal) throw new KeyUnusableError(refusedMessage(this.options.keyLabel, kek.version, kek.refusal));
       const aad = envelopeHeader(wrapped.keyId, 'aes-256-gcm');
       return t.pool
-        .use(s, (session) => gcmDecrypt(t.lib, session, kek.handle, p.nonce, aad, p.sealed))
+        .use(s, (session) => gcmDecrypt(t.lib, session, kek.handle, p.nonce, aad, p.sealed, t.calls))
         .catch((err: unknown) => Promise.reject(authFailure(t, err)));
     });
   }

@@ -1,3 +1,4 @@
+import type { TokenCalls } from './pkcs11.gcm.js';
 import type { KeyPolicy } from './pkcs11.keys.js';
 import type { PinSource } from './pkcs11.pin.js';
 
@@ -28,6 +29,12 @@ export interface Pkcs11Options {
    * UV_THREADPOOL_SIZE (default 4) extra sessions only queue.
    */
   readonly sessionPoolSize: number;
+  /**
+   * Where C_Encrypt/C_Decrypt run: `thread-pool` (default) keeps the token's
+   * answer off the event loop, as a network HSM needs; `event-loop` runs them
+   * inline, for local tokens only (docs/adr/0024).
+   */
+  readonly tokenCalls: TokenCalls;
   /** Budget for one wrap/unwrap/version read, including waiting for a session. */
   readonly callTimeoutMs: number;
   /** Delay before the second reconnect attempt; it doubles up to `reconnectMaxMs`. */
@@ -39,6 +46,7 @@ export const PKCS11_DEFAULTS = {
   module: '/usr/lib/softhsm/libsofthsm2.so', // Debian/Ubuntu softhsm2 package
   keyLabel: 'kleidi-kek',
   sessionPoolSize: 4,
+  tokenCalls: 'thread-pool',
   // Below kube-apiserver's default 3 s KMS call timeout, so we answer before it gives up.
   callTimeoutMs: 2_000,
   reconnectMinMs: 500,

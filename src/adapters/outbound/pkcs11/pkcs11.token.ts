@@ -5,7 +5,7 @@ import type { Clock } from '../../../ports/outbound/clock.port.js';
 import type { Logger } from '../../../ports/outbound/logger.port.js';
 import { KeyCatalog } from './pkcs11.catalog.js';
 import { ckrOf } from './pkcs11.errors.js';
-import { keyCheckValue } from './pkcs11.gcm.js';
+import { keyCheckValue, type TokenCalls } from './pkcs11.gcm.js';
 import { findKeks } from './pkcs11.keys.js';
 import { findMarks, NO_MARKS } from './pkcs11.marks.js';
 import { findSlot, slotId } from './pkcs11.module.js';
@@ -21,8 +21,10 @@ export interface LiveToken {
   readonly slotId: string;
   /** R/W session holding the login, which all of our sessions share (base v2.40 §5.6 C_Login); sync calls only. */
   readonly anchor: Session;
-  /** Crypto sessions for the *Async calls. */
+  /** Crypto sessions, one operation in flight each. */
   readonly pool: SessionPool;
+  /** Where C_Encrypt/C_Decrypt run (Pkcs11Options.tokenCalls). */
+  readonly calls: TokenCalls;
   readonly catalog: KeyCatalog;
 }
 
@@ -57,10 +59,10 @@ export function openToken(
   // Scans are shared by concurrent callers, so check values run under their own deadline.
   const kcv = (key: Buffer) => {
     const d = deadline(new AbortController().signal, options.callTimeoutMs);
-    return pool.use(d.signal, (s) => keyCheckValue(lib, s, key)).finally(d.dispose);
+    return pool.use(d.signal, (s) => keyCheckValue(lib, s, key, options.tokenCalls)).finally(d.dispose);
   };
   const catalog = new KeyCatalog(options.keyLabel, list, kcv, clock, log);
-  return { lib, slot: slot.handle, slotId: String(slotId(slot)), anchor, pool, catalog };
+  return { lib, slot: slot.handle, slotId: String(slotId(slot)), anchor, pool, catalog, calls: options.tokenCalls };
 }
 
 /** R/W so `kleidi init`/`rotate` can create token objects; R/O on a write-protected token. */

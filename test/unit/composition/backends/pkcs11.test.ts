@@ -9,6 +9,7 @@ describe('pkcs11 backend config', () => {
       module: '/usr/lib/softhsm/libsofthsm2.so',
       keyLabel: 'kleidi-kek',
       sessionPoolSize: 4,
+      tokenCalls: 'thread-pool',
       callTimeoutMs: 2_000,
     });
     expect(pkcs11Backend).toMatchObject({ name: 'pkcs11', section: 'pkcs11' });
@@ -25,6 +26,14 @@ describe('pkcs11 backend config', () => {
   it('documents every setting for the generated reference and rejects unknown ones', () => {
     for (const doc of describeObject(Pkcs11ConfigSchema.shape)) expect(doc.description, doc.key).not.toBe('');
     expect(Pkcs11ConfigSchema.safeParse({ tokenLabel: 'kms', tokenlabel: 'typo' }).success).toBe(false);
+  });
+
+  it('runs token calls on the thread pool unless told the token is local', () => {
+    const base = { tokenLabel: 'kms', pinFile: '/etc/kleidi/pin' };
+    expect(pkcs11Options(Pkcs11ConfigSchema.parse(base), {}).tokenCalls).toBe('thread-pool');
+    const local = Pkcs11ConfigSchema.parse({ ...base, tokenCalls: 'event-loop' });
+    expect(pkcs11Options(local, {}).tokenCalls).toBe('event-loop');
+    expect(Pkcs11ConfigSchema.safeParse({ ...base, tokenCalls: 'inline' }).success).toBe(false);
   });
 
   it('coerces numbers from env strings', () => {
