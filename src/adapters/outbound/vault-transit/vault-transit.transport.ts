@@ -1,5 +1,6 @@
 import { type Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { VaultCallFailure } from './vault-transit.errors.js';
 
 /**
@@ -50,39 +51,65 @@ export interface VaultTransport {
  *   defaults are ignored and a URI outside `origin` is refused.
  */
 export function vaultTransport(origin: string): VaultTransport {
-  return { defaults: () => (req) => send(req, origin) };
+  const targets = new Map<string, Target>();
+  return { defaults: () => (req) => send(req, origin, targets) };
+}
+
+/** A request URI parsed and checked once: node:http's options for it, and its path for node-vault. */
+type Target = { readonly options: ReturnType<typeof urlToHttpOptions>; readonly https: boolean; readonly path: string };
+
+/**
+ * kleidi sends a handful of distinct URIs (encrypt, decrypt, key metadata, token calls), so each
+ * is parsed once instead of per request: `new URL` plus node:http's own conversion of it cost
+ * about 2 % of the process's CPU under load (docs/benchmarks.md, 7.). Bounded, so URIs that vary
+ * (none do today) cannot grow it; the options are the same `urlToHttpOptions` node:http derives
+ * from a URL argument (https://nodejs.org/api/url.html#urlurltohttpoptionsurl).
+ */
+const MAX_TARGETS = 64;
+
+function target(uri: string, origin: string, targets: Map<string, Target>): Target | VaultCallFailure {
+  const known = targets.get(uri);
+  if (known) return known;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return new VaultCallFailure(undefined, 'request URI is not a URL');
+  }
+  if (url.origin !== origin) return new VaultCallFailure(undefined, `request outside ${origin} refused`);
+  if (targets.size >= MAX_TARGETS) targets.clear();
+  const t: Target = { options: urlToHttpOptions(url), https: url.protocol === 'https:', path: url.pathname };
+  targets.set(uri, t);
+  return t;
 }
 
 /** axios's code for a timed-out request, kept so log lines and alerts keep their wording. */
 const TIMEOUT_CODE = 'ECONNABORTED';
 
-function send(req: TransportRequest, origin: string): Promise<TransportResponse> {
-  let url: URL;
-  try {
-    url = new URL(req.uri);
-  } catch {
-    return Promise.reject(new VaultCallFailure(undefined, 'request URI is not a URL'));
-  }
-  if (url.origin !== origin) {
-    return Promise.reject(new VaultCallFailure(undefined, `request outside ${origin} refused`));
-  }
-  const payload = req.json === undefined ? undefined : Buffer.from(JSON.stringify(req.json), 'utf8');
+function send(req: TransportRequest, origin: string, targets: Map<string, Target>): Promise<TransportResponse> {
+  const t = target(req.uri, origin, targets);
+  if (t instanceof VaultCallFailure) return Promise.reject(t);
+  // A string body: node:http then sends the header and the body as one write.
+  const payload = req.json === undefined ? undefined : JSON.stringify(req.json);
   const headers: Record<string, string> = {
     accept: 'application/json',
     ...req.headers,
-    ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.byteLength) } : {}),
+    ...(payload === undefined
+      ? {}
+      : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload, 'utf8')) }),
   };
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const request = t.https ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const fail = (err: unknown) => {
       clearTimeout(timer);
       reject(err);
     };
-    const r = request(url, { method: req.method, headers, ...(req.agent ? { agent: req.agent } : {}) }, (res) => {
+    const options = { ...t.options, method: req.method, headers, ...(req.agent ? { agent: req.agent } : {}) };
+    const r = request(options, (res) => {
       if (isRedirect(res.statusCode)) {
         res.resume();
-        fail(redirectFailure(res, url));
+        fail(redirectFailure(res, req.uri));
         return;
       }
       const chunks: Buffer[] = [];
@@ -90,11 +117,9 @@ function send(req: TransportRequest, origin: string): Promise<TransportResponse>
       res.on('error', fail);
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({
-          statusCode: res.statusCode ?? 0,
-          body: parseBody(Buffer.concat(chunks).toString('utf8')),
-          request: { path: url.pathname },
-        });
+        const text =
+          chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        resolve({ statusCode: res.statusCode ?? 0, body: parseBody(text), request: { path: t.path } });
       });
     });
     r.on('error', fail);
@@ -105,7 +130,7 @@ function send(req: TransportRequest, origin: string): Promise<TransportResponse>
         fail(err);
       }, req.timeout);
     }
-    r.end(payload);
+    r.end(payload, 'utf8');
   });
 }
 
@@ -114,17 +139,17 @@ function isRedirect(status: number | undefined): boolean {
 }
 
 /** The failure for a redirect: it names the target's origin only (never its path or query). */
-function redirectFailure(res: IncomingMessage, from: URL): VaultCallFailure {
+function redirectFailure(res: IncomingMessage, from: string): VaultCallFailure {
   const status = res.statusCode ?? 0;
   const location = res.headers.location;
   if (location === undefined) return new VaultCallFailure(status, 'redirect not followed');
-  let target: string;
+  let where: string;
   try {
-    target = new URL(location, from).origin;
+    where = new URL(location, from).origin;
   } catch {
-    target = 'an invalid location';
+    where = 'an invalid location';
   }
-  return new VaultCallFailure(status, `redirect to ${target} not followed`);
+  return new VaultCallFailure(status, `redirect to ${where} not followed`);
 }
 
 /** Vault answers JSON; anything else (a proxy's page) is kept as text for the response parsers to refuse. */
