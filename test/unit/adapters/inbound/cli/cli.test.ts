@@ -1,31 +1,20 @@
 import { describe, expect, it, vi } from 'vitest';
 import { buildCli, runCli } from '#src/adapters/inbound/cli/cli.js';
 import type { CliApp } from '#src/adapters/inbound/cli/cli-app.js';
+import { type FakeConfig, fakeCliApp } from '../../../../support/fake-cli-app.js';
 
 /** A CliApp that records what the CLI asked of it; nothing is wired behind it. */
-function fakeApp(overrides: Partial<CliApp<{ flags: Record<string, unknown> }>> = {}) {
+function fakeApp(overrides: Partial<CliApp<FakeConfig>> = {}) {
   const served: unknown[] = [];
-  const app: CliApp<{ flags: Record<string, unknown> }> = {
+  const app = fakeCliApp({
     backendNames: ['local', 'pkcs11', 'test-only'],
-    defaultBackend: 'local',
-    configure: (flags) => ({ ok: true, config: { flags } }),
     serve: async (config) => {
       served.push(config);
       return 0;
     },
-    withKeyAdmin: () => Promise.reject(new Error('not wired')),
-    doctor: () => {
-      throw new Error('not wired');
-    },
-    tpm: () => {
-      throw new Error('not wired');
-    },
-    usage: () => Promise.reject(new Error('not wired')),
-    retire: () => Promise.reject(new Error('not wired')),
-    reencrypt: () => Promise.reject(new Error('not wired')),
     version: () => ({ kleidi: '0.0.0-test' }),
     ...overrides,
-  };
+  });
   return { app, served };
 }
 

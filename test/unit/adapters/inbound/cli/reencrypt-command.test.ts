@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
-import type { CliApp, ReencryptRequest, UsageOutcome, UsageRequest } from '#src/adapters/inbound/cli/cli-app.js';
+import type { ReencryptRequest, UsageOutcome, UsageRequest } from '#src/adapters/inbound/cli/cli-app.js';
 import { duration, progressBar, progressLines } from '#src/adapters/inbound/cli/reencrypt-progress.js';
 import type { ReencryptSummary } from '#src/domain/model/reencrypt.js';
+import { type FakeConfig, fakeCliApp } from '../../../../support/fake-cli-app.js';
 import { capturedOutput } from '../../../../support/captured-output.js';
 
-type Config = { flags: Record<string, unknown> };
 const argv = (...args: string[]) => ['node', 'kleidi', ...args];
 
 const SUMMARY: ReencryptSummary = {
@@ -63,24 +63,11 @@ const USAGE: UsageOutcome = {
 };
 
 function fakeApp(summary: ReencryptSummary | Error, progressFirst = true) {
-  const seen: { reencrypt: ReencryptRequest[]; usage: { config: Config; req: UsageRequest }[] } = {
+  const seen: { reencrypt: ReencryptRequest[]; usage: { config: FakeConfig; req: UsageRequest }[] } = {
     reencrypt: [],
     usage: [],
   };
-  const notWired = () => Promise.reject(new Error('not wired'));
-  const app: CliApp<Config> = {
-    backendNames: ['local'],
-    defaultBackend: 'local',
-    configure: (flags) => ({ ok: true, config: { flags } }),
-    serve: notWired,
-    withKeyAdmin: notWired,
-    retire: notWired,
-    doctor: () => {
-      throw new Error('not wired');
-    },
-    tpm: () => {
-      throw new Error('not wired');
-    },
+  const app = fakeCliApp({
     usage: async (config, req) => {
       seen.usage.push({ config, req });
       return USAGE;
@@ -101,8 +88,7 @@ function fakeApp(summary: ReencryptSummary | Error, progressFirst = true) {
       }
       return summary;
     },
-    version: () => ({}),
-  };
+  });
   return { app, seen };
 }
 

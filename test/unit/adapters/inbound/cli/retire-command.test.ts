@@ -2,16 +2,16 @@ import { chmod, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
-import type { CliApp, RetireRequest } from '#src/adapters/inbound/cli/cli-app.js';
+import type { RetireRequest } from '#src/adapters/inbound/cli/cli-app.js';
 import { InMemoryKeyWrapper } from '#src/adapters/outbound/in-memory/in-memory.key-wrapper.js';
 import type { ScanEvidence } from '#src/domain/model/retire-decision.js';
 import type { UsageReport } from '#src/domain/model/usage.js';
 import { retireVersion } from '#src/domain/services/retire-version.js';
+import { type FakeConfig, fakeCliApp } from '../../../../support/fake-cli-app.js';
 import { aSignal } from '../../../../support/builders.js';
 import { capturedOutput } from '../../../../support/captured-output.js';
 import { tempDir } from '../../../../support/kleidi-process.js';
 
-type Config = { flags: Record<string, unknown> };
 const argv = (...args: string[]) => ['node', 'kleidi', ...args];
 const MIN = 60_000;
 
@@ -46,22 +46,8 @@ async function fakeApp(fresh: (ids: string[]) => ScanEvidence) {
   await admin.rotate(aSignal());
   await admin.rotate(aSignal());
   const ids = (await admin.list(aSignal())).map((k) => k.keyId as string);
-  const seen: { config: Config; req: RetireRequest }[] = [];
-  const notWired = () => Promise.reject(new Error('not wired'));
-  const app: CliApp<Config> = {
-    backendNames: ['local'],
-    defaultBackend: 'local',
-    configure: (flags) => ({ ok: true, config: { flags } }),
-    serve: notWired,
-    withKeyAdmin: notWired,
-    reencrypt: notWired,
-    doctor: () => {
-      throw new Error('not wired');
-    },
-    tpm: () => {
-      throw new Error('not wired');
-    },
-    usage: notWired,
+  const seen: { config: FakeConfig; req: RetireRequest }[] = [];
+  const app = fakeCliApp({
     retire: async (config, req, signal) => {
       seen.push({ config, req });
       const s = req.scan;
@@ -71,8 +57,7 @@ async function fakeApp(fresh: (ids: string[]) => ScanEvidence) {
         signal,
       );
     },
-    version: () => ({}),
-  };
+  });
   return { app, seen, ids, admin };
 }
 

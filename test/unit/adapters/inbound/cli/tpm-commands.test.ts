@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
-import type { CliApp, TpmProvisioning } from '#src/adapters/inbound/cli/cli-app.js';
+import type { TpmProvisioning } from '#src/adapters/inbound/cli/cli-app.js';
 import { capturedOutput } from '../../../../support/captured-output.js';
+import { fakeCliApp } from '../../../../support/fake-cli-app.js';
 
-type Config = { flags: Record<string, unknown> };
 const argv = (...args: string[]) => ['node', 'kleidi', ...args];
 
 /** A CliApp whose `tpm` records the configuration and calls it was given. */
@@ -11,20 +11,11 @@ function fakeApp(ops: Partial<TpmProvisioning>) {
   const configs: Record<string, unknown>[] = [];
   const calls: unknown[][] = [];
   const notWired = () => Promise.reject(new Error('not wired'));
-  const app: CliApp<Config> = {
+  const app = fakeCliApp({
     backendNames: ['local', 'tpm'],
-    defaultBackend: 'local',
     configure: (flags) => {
       configs.push(flags);
       return { ok: true, config: { flags } };
-    },
-    serve: notWired,
-    withKeyAdmin: notWired,
-    usage: notWired,
-    retire: notWired,
-    reencrypt: notWired,
-    doctor: () => {
-      throw new Error('not wired');
     },
     tpm: () => ({
       enroll: ops.enroll ?? notWired,
@@ -38,8 +29,7 @@ function fakeApp(ops: Partial<TpmProvisioning>) {
         return (ops.importBundle ?? notWired)(...a);
       },
     }),
-    version: () => ({}),
-  };
+  });
   return { app, configs, calls };
 }
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '#src/adapters/inbound/cli/cli.js';
-import type { CliApp, UsageOutcome, UsageRequest } from '#src/adapters/inbound/cli/cli-app.js';
+import type { UsageOutcome, UsageRequest } from '#src/adapters/inbound/cli/cli-app.js';
 import type { UsageReport } from '#src/domain/model/usage.js';
+import { type FakeConfig, fakeCliApp } from '../../../../support/fake-cli-app.js';
 import { capturedOutput } from '../../../../support/captured-output.js';
 
-type Config = { flags: Record<string, unknown> };
 const argv = (...args: string[]) => ['node', 'kleidi', ...args];
 
 const REPORT: UsageReport = {
@@ -33,28 +33,13 @@ const REPORT: UsageReport = {
 };
 
 function fakeApp(outcome: UsageOutcome) {
-  const seen: { config: Config; req: UsageRequest }[] = [];
-  const notWired = () => Promise.reject(new Error('not wired'));
-  const app: CliApp<Config> = {
-    backendNames: ['local'],
-    defaultBackend: 'local',
-    configure: (flags) => ({ ok: true, config: { flags } }),
-    serve: notWired,
-    reencrypt: notWired,
-    withKeyAdmin: notWired,
-    doctor: () => {
-      throw new Error('not wired');
-    },
-    tpm: () => {
-      throw new Error('not wired');
-    },
-    retire: notWired,
+  const seen: { config: FakeConfig; req: UsageRequest }[] = [];
+  const app = fakeCliApp({
     usage: async (config, req) => {
       seen.push({ config, req });
       return outcome;
     },
-    version: () => ({}),
-  };
+  });
   return { app, seen };
 }
 
