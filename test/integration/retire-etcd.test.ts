@@ -2,9 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePki } from '../support/etcd-pki.js';
+import { makePki, startEtcdWithClientCerts } from '../support/etcd-pki.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { startKleidi, tempDir } from '../support/kleidi-process.js';
 import { identityProtobuf, kmsV2Value } from '../support/stored-values.js';
@@ -214,17 +213,7 @@ describe('kleidi retire on an etcd that requires TLS client certificates', () =>
     stateDir = join(tmp.dir, 'state');
     for (const cmd of ['init', 'rotate']) expect((await kleidi([cmd, '--state-dir', stateDir])).code).toBe(0);
     pki = await makePki(tmp.dir);
-    etcd = new EtcdServer(tmp.dir, {
-      certFile: pki.server,
-      keyFile: pki.serverKey,
-      trustedCaFile: pki.ca,
-      clientCreds: credentials.createSsl(
-        await readFile(pki.ca),
-        await readFile(pki.clientKey),
-        await readFile(pki.client),
-      ),
-    });
-    await etcd.start();
+    etcd = await startEtcdWithClientCerts(tmp.dir, pki);
   }, 180_000);
 
   afterAll(async () => {

@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePki } from '../support/etcd-pki.js';
+import { makePki, startEtcdWithClientCerts } from '../support/etcd-pki.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { tempDir } from '../support/kleidi-process.js';
 import { identityProtobuf, kmsV2Value, prefixedValue } from '../support/stored-values.js';
@@ -203,17 +202,7 @@ describe('kleidi usage on an etcd that requires TLS client certificates, as kube
   beforeAll(async () => {
     tmp = await tempDir('kleidi-usage-tls-');
     pki = await makePki(tmp.dir);
-    etcd = new EtcdServer(tmp.dir, {
-      certFile: pki.server,
-      keyFile: pki.serverKey,
-      trustedCaFile: pki.ca,
-      clientCreds: credentials.createSsl(
-        await readFile(pki.ca),
-        await readFile(pki.clientKey),
-        await readFile(pki.client),
-      ),
-    });
-    await etcd.start();
+    etcd = await startEtcdWithClientCerts(tmp.dir, pki);
     for (let i = 0; i < 30; i++) await etcd.put(`/registry/secrets/ns/s${i}`, kmsV2Value('kleidi', 'local:v1:ab'));
   }, 180_000);
 

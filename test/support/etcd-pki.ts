@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { EtcdServer } from './etcd-server.js';
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl(1) from Debian. */
 export async function makePki(dir: string) {
@@ -71,4 +73,23 @@ export async function makePki(dir: string) {
     client: p('client.crt'),
     clientKey: p('client.key'),
   };
+}
+
+/** A test etcd that requires client certificates from `pki`'s CA, as kubeadm sets it up; started. */
+export async function startEtcdWithClientCerts(
+  dir: string,
+  pki: Awaited<ReturnType<typeof makePki>>,
+): Promise<EtcdServer> {
+  const etcd = new EtcdServer(dir, {
+    certFile: pki.server,
+    keyFile: pki.serverKey,
+    trustedCaFile: pki.ca,
+    clientCreds: credentials.createSsl(
+      await readFile(pki.ca),
+      await readFile(pki.clientKey),
+      await readFile(pki.client),
+    ),
+  });
+  await etcd.start();
+  return etcd;
 }
