@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { ReencryptCheckpoint, ResourceProgress } from '../../../domain/model/reencrypt.js';
 import type { CheckpointStore } from '../../../ports/outbound/checkpoint.port.js';
 import { errnoText, isErrno } from '../shared/errno.js';
+import { syncDirectory } from '../shared/sync-dir.js';
 
 /** A checkpoint is a few names and counts per resource; a larger file is not one. */
 const MAX_BYTES = 1 << 20;
@@ -71,12 +72,7 @@ export class CheckpointFile implements CheckpointStore {
       await unlink(tmp).catch(() => undefined);
       throw new Error(`cannot write the state file ${this.location}: ${errnoText(err)}`);
     }
-    const d = await open(dirname(this.location), 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncDirectory(dirname(this.location));
   }
 }
 

@@ -5,6 +5,7 @@ import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import { errnoText } from '../shared/errno.js';
 import { giveTo, keyringOwner, type KeyringActor, type ReadKeyring } from './keyring-file.js';
 import { serializeKeyring } from './keyring-format.js';
+import { syncDirectory } from '../shared/sync-dir.js';
 
 /**
  * Writes the keyring as it is before `kleidi retire` drops `version` from it,
@@ -51,11 +52,6 @@ export async function writeRetireBackup(
     });
   }
   await fh.close();
-  const d = await open(dirname(path), 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await syncDirectory(dirname(path));
   return backup;
 }

@@ -7,6 +7,7 @@ import { errnoText, isErrno } from '../shared/errno.js';
 import { fileStamp } from '../shared/file-stamp.js';
 import { readSecretFile } from '../shared/secret-file.js';
 import { parseKeyringJson, serializeKeyring, type Keyring } from './keyring-format.js';
+import { syncDirectory } from '../shared/sync-dir.js';
 
 /**
  * Who works on the keyring. `service`: `kleidi serve`, whose keyring and
@@ -129,12 +130,7 @@ export async function writeKeyring(
     if (err instanceof BackendMisconfiguredError) throw err;
     throw unwritable(dir, err);
   }
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await syncDirectory(dir);
 }
 
 /**

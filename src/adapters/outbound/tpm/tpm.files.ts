@@ -6,6 +6,7 @@ import { BackendMisconfiguredError } from '../../../domain/model/errors.js';
 import { errnoText } from '../shared/errno.js';
 import { fileStamp } from '../shared/file-stamp.js';
 import { readSecretFile } from '../shared/secret-file.js';
+import { syncDirectory } from '../shared/sync-dir.js';
 
 /**
  * Reads one of the TPM backend's JSON files with the secret-file policy
@@ -38,12 +39,7 @@ export async function writeJsonFile(path: string, value: unknown, what: string):
       await fh.close();
     }
     await rename(tmp, path);
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncDirectory(dir);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new BackendMisconfiguredError(`cannot write the ${what} ${path}: ${errnoText(err)}`);
@@ -66,12 +62,7 @@ export async function writeNewJsonFile(path: string, value: unknown, what: strin
     await fh.sync();
     await fh.close();
     fh = undefined;
-    const d = await open(dirname(path), 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncDirectory(dirname(path));
   } catch (err) {
     if (fh) {
       await fh.close();
