@@ -40,7 +40,7 @@ build_apiserver() {
   local version="$1" out="$cache/$1" minor patch
   minor="$(cut -d. -f2 <<<"$version")"
   patch="$(cut -d. -f3 <<<"$version")"
-  if [[ -x "$out/kube-apiserver" ]] && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes v$version"; then
+  if [[ -x "$out/kube-apiserver" ]] && "$out/kube-apiserver" --version 2>/dev/null | grep -x "Kubernetes v$version" >/dev/null; then
     return 0
   fi
   log "building kube-apiserver v$version (cold: 12 to 45 minutes on 2 cores, depending on their load)"

@@ -32,8 +32,12 @@ step "prerequisites: the test servers of ${tested[*]}, kube-apiserver and etcd"
 npm run --silent backends -- prepare
 # etcd for `kleidi usage` and `kleidi retire` (test/integration/*-etcd.test.ts), and the newest
 # kube-apiserver for the end-to-end step: cached by version, 12-43 minutes to build cold (docs/testing.md).
+# Not `--print | head -n 1`: bash writes --print's lines one at a time, head may be gone before the
+# second, and under pipefail the SIGPIPE (exit 141) ended a CI run.
+mapfile -t control_plane_versions < <(bash scripts/setup-control-plane.sh --print)
+newest="${control_plane_versions[0]}"
 bash scripts/setup-control-plane.sh --etcd >/dev/null
-bash scripts/setup-control-plane.sh "$(bash scripts/setup-control-plane.sh --print | head -n 1)" >/dev/null
+bash scripts/setup-control-plane.sh "$newest" >/dev/null
 
 step "type check";            npm run --silent typecheck
 step "architecture rules";    npm run --silent deps:check
@@ -72,7 +76,6 @@ steps+=(--step "kubernetes minors (oldest, newest)=$matrix_rc:$results/matrix.js
 # apiservers, reencrypt interrupted and resumed, retire gated on a scan. The newest Kubernetes and the
 # local backend only, to stay inside CI's limit; `npm run test:e2e` runs every scenario on both
 # backends and on the oldest version too (docs/testing.md).
-newest="$(bash scripts/setup-control-plane.sh --print | head -n 1)"
 step "end to end on kube-apiserver $newest and etcd: the key lifecycle (local backend; npm run test:e2e runs it all)"
 e2e_rc=0
 node --experimental-transform-types --disable-warning=ExperimentalWarning --import ./test/support/ts-child-hooks.mjs \

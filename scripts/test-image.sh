@@ -79,7 +79,7 @@ socket_appears() {
   kpodman logs "$cid"; return 1
 }
 check "kleidi starts and creates its socket on the host path" socket_appears
-socket_mode() { stat -c '%a %u:%g' "$sock_dir/kms.sock" | tee /dev/stderr | grep -qx '600 65532:65532'; }
+socket_mode() { stat -c '%a %u:%g' "$sock_dir/kms.sock" | tee /dev/stderr | grep -x '600 65532:65532' >/dev/null; }
 check "the socket is 0600, owned by 65532:65532, on the host" socket_mode
 dir_modes() {
   stat -c '%n %a %u' "$sock_dir" "$state_dir" "$state_dir"/* | tee /dev/stderr
@@ -93,7 +93,7 @@ check "/readyz answers 200 on loopback (the readiness probe: Status healthz ok)"
 in_container() { kpodman exec "$cid" /nodejs/bin/node /opt/kleidi/dist/main.js "$@"; }
 check "kleidi status in the running container (crictl exec, as deploy/Dockerfile documents)" \
   in_container status --socket unix:///var/run/kleidi/kms.sock
-version_ok() { kpodman run --rm "${pod[@]}" --network none --user 65532:65532 "$image" version | tee /dev/stderr | grep -q '"node":"v24\.'; }
+version_ok() { kpodman run --rm "${pod[@]}" --network none --user 65532:65532 "$image" version | tee /dev/stderr | grep '"node":"v24\.' >/dev/null; }
 check "kleidi version in the image runs on the pinned Node.js 24" version_ok
 read_only() { ! kpodman exec "$cid" /nodejs/bin/node -e 'require("fs").writeFileSync("/opt/kleidi/x","")'; }
 check "the root filesystem is read-only" read_only
