@@ -82,7 +82,11 @@ function count(file) {
     return { passed: r.numPassedTests ?? 0, failed: f, skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0) };
   }
   if (r && typeof r === 'object' && typeof r.passed === 'number' && typeof r.failed === 'number') {
-    return { passed: r.passed, failed: r.failed, skipped: 0 }; // conformance scenarios
+    // The image's checks (scripts/test-image.sh) name themselves; conformance summaries do not.
+    for (const c of Array.isArray(r.checks) ? r.checks : []) {
+      if (c && c.ok === false) failedNames.push(`image > ${c.name}`);
+    }
+    return { passed: r.passed, failed: r.failed, skipped: 0 }; // conformance scenarios, image checks
   }
   if (r && typeof r === 'object' && r.backends && typeof r.backends === 'object' && 'goals' in r) {
     // The benchmark: each backend group ran ("ok"), broke ("failed: …") or lacked its server ("skipped: …").

@@ -19,19 +19,35 @@ const pinned = /^\s*k8s\.io\/apiserver (v\S+)/m.exec(read('test/conformance/go.m
 const problems = [];
 minors.forEach((m, i) => {
   const minor = 29 + i;
-  if (m.kubernetes !== `1.${minor}`) problems.push(`entry ${i} is ${m.kubernetes}, expected 1.${minor}`);
+  if (m.kubernetes !== `1.${minor}`)
+    problems.push(`test/conformance/versions.json: entry ${i} is ${m.kubernetes}, expected 1.${minor}`);
   if (!new RegExp(`^v0\\.${minor}\\.\\d+$`).test(m.apiserver))
-    problems.push(`Kubernetes ${m.kubernetes}: apiserver ${m.apiserver} is not v0.${minor}.<patch>`);
+    problems.push(
+      `test/conformance/versions.json: Kubernetes ${m.kubernetes}: apiserver ${m.apiserver} is not v0.${minor}.<patch>`,
+    );
 });
 if (!minors.some((m) => m.apiserver === pinned))
   problems.push(`test/conformance/go.mod pins k8s.io/apiserver ${pinned}, which the matrix does not list`);
-if (problems.length) {
-  for (const p of problems) console.error(`test/conformance/versions.json: ${p}`);
-  process.exit(1);
-}
 
 const oldest = minors[0];
 const newest = minors.at(-1);
+// The real kube-apiserver builds of the end-to-end tests (scripts/setup-control-plane.sh, newest
+// first; test/e2e/run.ts's default): the same patch releases as the matrix's ends, so the README's
+// range is one claim.
+const controlPlane =
+  /^default_versions=\(([^)]*)\)/m.exec(read('scripts/setup-control-plane.sh'))?.[1]?.split(/\s+/) ?? [];
+const e2eDefault = /opts\.versions \?\? '([^']+)'/.exec(read('test/e2e/run.ts'))?.[1];
+const atPatch = (m) => m.apiserver.replace(/^v0/, '1');
+if (controlPlane.join(',') !== `${atPatch(newest)},${atPatch(oldest)}`)
+  problems.push(
+    `scripts/setup-control-plane.sh builds kube-apiserver ${controlPlane.join(', ')}, not the matrix's newest and oldest (${atPatch(newest)}, ${atPatch(oldest)})`,
+  );
+if (e2eDefault !== controlPlane.join(','))
+  problems.push(`test/e2e/run.ts defaults to ${e2eDefault}, setup-control-plane.sh to ${controlPlane.join(',')}`);
+if (problems.length) {
+  for (const p of problems) console.error(`docs-kubernetes: ${p}`);
+  process.exit(1);
+}
 const anchor = 'docs/testing.md#every-kubernetes-minor-npm-run-testmatrix';
 
 const readme = [
@@ -39,6 +55,9 @@ const readme = [
   `${newest.kubernetes}**, the latest patch of each minor (${minors.map((m) => m.apiserver).join(', ')}): \`npm run test:matrix\``,
   `runs the conformance scenarios at every minor, the full test suite at ${oldest.kubernetes} and ${newest.kubernetes}, and each`,
   `backend's proof at ${pinned.replace(/^v0/, '1')} ([testing.md](${anchor})).`,
+  `A real kube-apiserver and etcd store Secrets through kleidi at **${atPatch(oldest)} and ${atPatch(newest)}** in the`,
+  `full test suite too (\`npm run test:e2e\` runs every end-to-end scenario,`,
+  `[testing.md](docs/testing.md#end-to-end-real-kube-apiserver-and-etcd)).`,
 ].join('\n');
 
 const testing = [

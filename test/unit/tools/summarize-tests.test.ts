@@ -149,6 +149,24 @@ describe('scripts/summarize-tests.mjs: the closing count includes every step tha
     expect(r.stderr).not.toContain('at stack');
   });
 
+  it("counts the container image's checks and names a failed one", async () => {
+    const image = await report('image.json', {
+      passed: 1,
+      failed: 1,
+      checks: [
+        { name: 'the socket is 0600 and owned by 65532 on the host', ok: true },
+        { name: 'conformance harness against the container (exit 1)', ok: false },
+      ],
+      conformance: null,
+      image: { ref: 'localhost/kleidi:x', bytes: 1 },
+      base: { ref: 'localhost/base:x', bytes: 1 },
+      seconds: { build: 1, staticPod: 1, conformance: 1, total: 3 },
+    });
+    const r = summarize('--step', `container image=1:${image}`);
+    expect(r.line).toBe('kleidi: 1 passed, 1 failed');
+    expect(r.stderr).toContain('failed: image > conformance harness against the container (exit 1)');
+  });
+
   it('counts a step that exited non-zero although its reports show no failure', async () => {
     const bench = await report('quick.json', benchReport({ local: 'ok', pkcs11: 'ok' }));
     const campaign = await report('rest.json', vitestReport([{ status: 'passed', tests: ['passed'] }]));
