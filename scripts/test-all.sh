@@ -23,7 +23,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n=== %s === (+%d s)\n' "$*" "$SECONDS"; }
 results="$(mktemp -d)"
-trap 'rm -rf "$results"' EXIT
+# shellcheck source=scripts/lib/background.sh
+source scripts/lib/background.sh
+trap 'background_stop; rm -rf "$results"' EXIT
 
 mapfile -t tested < <(npm run --silent backends -- names --tested)
 mapfile -t tested_contracts < <(npm run --silent backends -- field testing.contract)
@@ -33,15 +35,18 @@ E2E_IN_FULL_RUN=write-read,rotation,ha-two-phase-rotation,reencrypt,retire
 
 step "prerequisites: the test servers of ${tested[*]}, kube-apiserver and etcd"
 npm run --silent backends -- prepare
-# etcd for `kleidi usage` and `kleidi retire` (test/integration/*-etcd.test.ts), and kube-apiserver
-# at the newest and the oldest supported version for the end-to-end step: cached by version, 6-43
-# minutes each to build cold (docs/testing.md).
+# etcd for `kleidi usage` and `kleidi retire` (test/integration/*-etcd.test.ts), needed by vitest.
+bash scripts/setup-control-plane.sh --etcd >/dev/null
+# kube-apiserver at the newest and the oldest supported version for the end-to-end step (6-43
+# minutes each to build cold) and the container image (6-23 minutes cold): both cached, by version
+# and by recipe (docs/testing.md), and built in the background while the suites run, since only
+# the last steps need them.
 # Not `--print | head -n 1`: bash writes --print's lines one at a time, head may be gone before the
 # second, and under pipefail the SIGPIPE (exit 141) ended a CI run.
 mapfile -t control_plane_versions < <(bash scripts/setup-control-plane.sh --print)
 newest="${control_plane_versions[0]}" oldest="${control_plane_versions[-1]}"
-bash scripts/setup-control-plane.sh --etcd >/dev/null
-bash scripts/setup-control-plane.sh "$newest" "$oldest" >/dev/null
+background_start kube-apiserver "$results/kube-apiserver-build.log" bash scripts/setup-control-plane.sh "$newest" "$oldest"
+background_start image "$results/image-build.log" bash scripts/build-image.sh
 
 step "type check";            npm run --silent typecheck
 step "architecture rules";    npm run --silent deps:check
@@ -82,8 +87,12 @@ steps+=(--step "kubernetes minors (oldest, newest)=$matrix_rc:$results/matrix.js
 # scenario (outages, reload, restarts) on both versions and pkcs11 too (docs/testing.md).
 step "end to end on kube-apiserver $newest and $oldest with etcd: the key lifecycle (local backend; npm run test:e2e runs it all)"
 e2e_rc=0
-node --experimental-transform-types --disable-warning=ExperimentalWarning --import ./test/support/ts-child-hooks.mjs \
-  test/e2e/run.ts --versions "$newest,$oldest" --backends local --only "$E2E_IN_FULL_RUN" --out "$results/e2e.json" || e2e_rc=$?
+if background_await kube-apiserver; then
+  node --experimental-transform-types --disable-warning=ExperimentalWarning --import ./test/support/ts-child-hooks.mjs \
+    test/e2e/run.ts --versions "$newest,$oldest" --backends local --only "$E2E_IN_FULL_RUN" --out "$results/e2e.json" || e2e_rc=$?
+else
+  e2e_rc=1 # no report: the closing count names the step as not finished
+fi
 steps+=(--step "end to end ($newest and $oldest, local)=$e2e_rc:$results/e2e.json")
 
 # The container image built from deploy/Dockerfile on Debian-package bases (cached by recipe under
@@ -91,7 +100,12 @@ steps+=(--step "end to end ($newest and $oldest, local)=$e2e_rc:$results/e2e.jso
 # conformance harness against it (docs/testing.md, "The container image").
 step "the container image: built, run as the static pod, conformance against it"
 image_rc=0
-bash scripts/test-image.sh || image_rc=$?
+if background_await image; then
+  bash scripts/test-image.sh || image_rc=$?
+else
+  image_rc=1
+  rm -f .cache/image/report.json # an earlier run's report must not count for this one
+fi
 steps+=(--step "container image=$image_rc:.cache/image/report.json")
 
 step "reliability: fuzzing, security checks, log scan"
