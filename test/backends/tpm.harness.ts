@@ -100,7 +100,9 @@ export async function start(dir: string, opts: StartOptions = {}): Promise<TestS
 /** "swtpm <version>" as swtpm reports it. */
 async function version(): Promise<string> {
   const out = await run('swtpm', ['--version']).catch(() => '');
-  return /version\s+(\S+)/i.exec(out)?.[1] ? `swtpm ${/version\s+(\S+)/i.exec(out)?.[1]}` : 'swtpm ?';
+  // "TPM emulator version 0.7.1, Copyright …": the number without the comma.
+  const number = /version\s+(\d[\w.-]*\w)/i.exec(out)?.[1];
+  return number ? `swtpm ${number}` : 'swtpm ?';
 }
 
 /**
