@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../support/kleidi-process.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const LIB = join(REPO, 'scripts/lib/background.sh');
@@ -27,12 +26,11 @@ const alive = (pid: number) => {
 
 describe('scripts/lib/background.sh: the builds test-all.sh runs while the suites run', () => {
   let dir: string;
+  let cleanup: () => Promise<void>;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kleidi-bg-'));
+    ({ dir, cleanup } = await tempDir('kleidi-bg-'));
   });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => cleanup());
 
   it('awaits each job with its own exit status, at the lowest CPU priority, and shows a failed log', () => {
     const r = bash(`
