@@ -37,7 +37,9 @@ const newest = minors.at(-1);
 const controlPlane =
   /^default_versions=\(([^)]*)\)/m.exec(read('scripts/setup-control-plane.sh'))?.[1]?.split(/\s+/) ?? [];
 const e2eDefault = /opts\.versions \?\? '([^']+)'/.exec(read('test/e2e/run.ts'))?.[1];
-const atPatch = (m) => m.apiserver.replace(/^v0/, '1');
+// k8s.io/apiserver v0.Y.Z is released with Kubernetes 1.Y.Z.
+const kubernetesOf = (apiserver) => apiserver.replace(/^v0/, '1');
+const atPatch = (m) => kubernetesOf(m.apiserver);
 if (controlPlane.join(',') !== `${atPatch(newest)},${atPatch(oldest)}`)
   problems.push(
     `scripts/setup-control-plane.sh builds kube-apiserver ${controlPlane.join(', ')}, not the matrix's newest and oldest (${atPatch(newest)}, ${atPatch(oldest)})`,
@@ -54,7 +56,7 @@ const readme = [
   `Tested with kube-apiserver's own KMSv2 client code (k8s.io/apiserver) of **Kubernetes ${oldest.kubernetes} to`,
   `${newest.kubernetes}**, the latest patch of each minor (${minors.map((m) => m.apiserver).join(', ')}): \`npm run test:matrix\``,
   `runs the conformance scenarios at every minor, the full test suite at ${oldest.kubernetes} and ${newest.kubernetes}, and each`,
-  `backend's proof at ${pinned.replace(/^v0/, '1')} ([testing.md](${anchor})).`,
+  `backend's proof at ${kubernetesOf(pinned)} ([testing.md](${anchor})).`,
   `A real kube-apiserver and etcd store Secrets through kleidi at **${atPatch(oldest)} and ${atPatch(newest)}** in the`,
   `full test suite too (\`npm run test:e2e\` runs every end-to-end scenario,`,
   `[testing.md](docs/testing.md#end-to-end-real-kube-apiserver-and-etcd)).`,
