@@ -43,7 +43,7 @@ build_apiserver() {
   if [[ -x "$out/kube-apiserver" ]] && "$out/kube-apiserver" --version 2>/dev/null | grep -x "Kubernetes v$version" >/dev/null; then
     return 0
   fi
-  log "building kube-apiserver v$version (cold: 12 to 45 minutes on 2 cores, depending on their load)"
+  log "building kube-apiserver v$version (cold: 3 to 45 minutes on 2 cores, depending on their load and the Go build cache)"
   local started=$SECONDS gomod work="$out/src"
   mkdir -p "$work"
   gomod="$(go mod download -json "k8s.io/kubernetes@v$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"

@@ -37,7 +37,7 @@ step "prerequisites: the test servers of ${tested[*]}, kube-apiserver and etcd"
 npm run --silent backends -- prepare
 # etcd for `kleidi usage` and `kleidi retire` (test/integration/*-etcd.test.ts), needed by vitest.
 bash scripts/setup-control-plane.sh --etcd >/dev/null
-# kube-apiserver at the newest and the oldest supported version for the end-to-end step (6-43
+# kube-apiserver at the newest and the oldest supported version for the end-to-end step (3-43
 # minutes each to build cold) and the container image (6-23 minutes cold): both cached, by version
 # and by recipe (docs/testing.md), and built in the background while the suites run, since only
 # the last steps need them.
@@ -96,7 +96,7 @@ fi
 steps+=(--step "end to end ($newest and $oldest, local)=$e2e_rc:$results/e2e.json")
 
 # The container image built from deploy/Dockerfile on Debian-package bases (cached by recipe under
-# ~/.cache/kleidi/image; about 23 minutes cold, 2.5 warm), run as the static pod runs it, and the
+# ~/.cache/kleidi/image; 6 to 23 minutes cold, 2.5 warm), run as the static pod runs it, and the
 # conformance harness against it (docs/testing.md, "The container image").
 step "the container image: built, run as the static pod, conformance against it"
 image_rc=0
