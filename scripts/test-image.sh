@@ -52,7 +52,7 @@ image="$IMAGE" base_ref="$RUNTIME_BASE"
 size_of() { kpodman image inspect --format '{{.Size}}' "$1"; }
 image_size="$(size_of "$image")"
 base_size="$(size_of "$base_ref")"
-say "image $image: $((image_size / 1000000)) MB (runtime base $base_ref: $((base_size / 1000000)) MB), built or reused in $build_s s"
+say "image $image: $(((image_size + 500000) / 1000000)) MB (runtime base $base_ref: $(((base_size + 500000) / 1000000)) MB), built or reused in $build_s s"
 
 # ---- 2. the static pod, by hand
 t1=$SECONDS
