@@ -50,9 +50,10 @@ build_s=$((SECONDS - t0))
 source "$KLEIDI_IMAGE_CACHE/built.env"
 image="$IMAGE" base_ref="$RUNTIME_BASE"
 size_of() { kpodman image inspect --format '{{.Size}}' "$1"; }
+mb() { echo $((($1 + 500000) / 1000000)); } # rounded, as the closing line's toFixed(0) rounds
 image_size="$(size_of "$image")"
 base_size="$(size_of "$base_ref")"
-say "image $image: $(((image_size + 500000) / 1000000)) MB (runtime base $base_ref: $(((base_size + 500000) / 1000000)) MB), built or reused in $build_s s"
+say "image $image: $(mb "$image_size") MB (runtime base $base_ref: $(mb "$base_size") MB), built or reused in $build_s s"
 
 # ---- 2. the static pod, by hand
 t1=$SECONDS
