@@ -37,10 +37,10 @@ step "prerequisites: the test servers of ${tested[*]}, kube-apiserver and etcd"
 npm run --silent backends -- prepare
 # etcd for `kleidi usage` and `kleidi retire` (test/integration/*-etcd.test.ts), needed by vitest.
 bash scripts/setup-control-plane.sh --etcd >/dev/null
-# kube-apiserver at the newest and the oldest supported version for the end-to-end step (3-43
-# minutes each to build cold) and the container image (6-23 minutes cold): both cached, by version
-# and by recipe (docs/testing.md), and built in the background while the suites run, since only
-# the last steps need them.
+# kube-apiserver at the newest and the oldest supported version for the end-to-end step and the
+# container image: minutes each to build cold (docs/testing.md, "How long it takes", has the
+# measured times), both cached, by version and by recipe, and built in the background while the
+# suites run, since only the last steps need them.
 # Not `--print | head -n 1`: bash writes --print's lines one at a time, head may be gone before the
 # second, and under pipefail the SIGPIPE (exit 141) ended a CI run.
 mapfile -t control_plane_versions < <(bash scripts/setup-control-plane.sh --print)
@@ -96,8 +96,8 @@ fi
 steps+=(--step "end to end ($newest and $oldest, local)=$e2e_rc:$results/e2e.json")
 
 # The container image built from deploy/Dockerfile on Debian-package bases (cached by recipe under
-# ~/.cache/kleidi/image; 6 to 23 minutes cold, 2.5 warm), run as the static pod runs it, and the
-# conformance harness against it (docs/testing.md, "The container image").
+# ~/.cache/kleidi/image), run as the static pod runs it, and the conformance harness against it
+# (docs/testing.md, "The container image").
 step "the container image: built, run as the static pod, conformance against it"
 image_rc=0
 if background_await image; then
